@@ -1,0 +1,2 @@
+//! Archive benchmark (in progress).
+fn main() {}

@@ -1,0 +1,200 @@
+//! SHA-256 digests of archives, computed while streaming.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+
+/// Read buffer for hashing files: large enough that syscalls do not dominate.
+const CHUNK: usize = 1 << 20;
+
+/// A SHA-256 digest, written as 64 lowercase hex digits (the index's `cksum`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sha256Digest(pub [u8; 32]);
+
+/// A checksum string that is not 64 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a SHA-256 checksum (expected 64 lowercase hex digits)")]
+pub struct DigestError(pub String);
+
+impl Sha256Digest {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(Sha256::digest(bytes).into())
+    }
+
+    /// Lowercase hex, as stored in the index and the lock.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256Digest({})", self.to_hex())
+    }
+}
+
+impl FromStr for Sha256Digest {
+    type Err = DigestError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || DigestError(s.escape_debug().to_string());
+        if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(invalid());
+        }
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).map_err(|_| invalid())?;
+        Ok(Self(out))
+    }
+}
+
+/// Hashes everything read from `reader`; returns the digest and the byte count.
+pub fn sha256_reader<R: Read>(mut reader: R) -> io::Result<(Sha256Digest, u64)> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buffer[..n]);
+        total += n as u64;
+    }
+    Ok((Sha256Digest(hasher.finalize().into()), total))
+}
+
+/// Hashes the file at `path`.
+pub fn sha256_file(path: &Path) -> io::Result<(Sha256Digest, u64)> {
+    sha256_reader(File::open(path)?)
+}
+
+/// A reader that hashes what passes through it, for verifying while copying.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    /// The digest and byte count of everything read so far.
+    pub fn finish(self) -> (Sha256Digest, u64) {
+        (Sha256Digest(self.hasher.finalize().into()), self.count)
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// A writer that hashes what passes through it, for digesting while building.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    /// The inner writer, the digest and the byte count of everything written.
+    pub fn finish(self) -> (W, Sha256Digest, u64) {
+        (
+            self.inner,
+            Sha256Digest(self.hasher.finalize().into()),
+            self.count,
+        )
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_the_published_test_vector() {
+        let d = Sha256Digest::of(b"abc");
+        assert_eq!(
+            d.to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let (streamed, n) = sha256_reader(&b"abc"[..]).unwrap();
+        assert_eq!((streamed, n), (d, 3));
+    }
+
+    #[test]
+    fn streaming_wrappers_agree_with_one_shot() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut reader = HashingReader::new(&data[..]);
+        io::copy(&mut reader, &mut io::sink()).unwrap();
+        assert_eq!(
+            reader.finish(),
+            (Sha256Digest::of(&data), data.len() as u64)
+        );
+        let mut writer = HashingWriter::new(Vec::new());
+        writer.write_all(&data).unwrap();
+        let (inner, digest, n) = writer.finish();
+        assert_eq!((digest, n), (Sha256Digest::of(&data), data.len() as u64));
+        assert_eq!(inner, data);
+    }
+
+    #[test]
+    fn parses_only_canonical_hex() {
+        let hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(hex.parse::<Sha256Digest>().unwrap().to_hex(), hex);
+        for bad in [
+            "",
+            "abc",
+            &hex.to_uppercase(),
+            &format!("{hex}00"),
+            &hex.replace('a', "g"),
+        ] {
+            assert!(bad.parse::<Sha256Digest>().is_err(), "{bad}");
+        }
+    }
+}
