@@ -86,7 +86,37 @@ impl Reporter<'_> {
         } else {
             ManifestProblem::Syntax(message)
         };
-        self.error(err.span(), "", problem)
+        let field = err
+            .span()
+            .and_then(|s| self.field_at(s.start))
+            .unwrap_or_default();
+        self.error(err.span(), &field, problem)
+    }
+
+    /// The dotted `table.key` written on the line holding `offset`, found by reading the
+    /// text around it (TOML errors carry a position, not a field name).
+    fn field_at(&self, offset: usize) -> Option<String> {
+        let (line, _) = self.line_column(offset);
+        let lines: Vec<&str> = self.text.lines().collect();
+        let header = |l: &str| {
+            let l = l.trim();
+            l.starts_with('[')
+                .then(|| l.trim_matches(['[', ']', ' ']).to_owned())
+        };
+        let here = lines.get(line.checked_sub(1)?)?;
+        if let Some(table) = header(here) {
+            return Some(table);
+        }
+        let key = here.split_once('=')?.0.trim().trim_matches('"');
+        let valid_key = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !valid_key {
+            return None;
+        }
+        let table = lines[..line - 1].iter().rev().find_map(|l| header(l));
+        Some(table.map_or_else(|| key.to_owned(), |t| format!("{t}.{key}")))
     }
 }
 
