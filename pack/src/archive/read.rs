@@ -151,7 +151,9 @@ fn read_archive<R: Read>(
     };
     let mut archive = tar::Archive::new(bounded);
     let mut state = ReadState::new(limits, expected);
-    for entry in archive.entries().map_err(stream_error)? {
+    // Raw mode: GNU long-name and PAX extension entries come to us (and are refused)
+    // instead of being buffered whole in memory by the tar crate.
+    for entry in archive.entries().map_err(stream_error)?.raw(true) {
         let mut entry = entry.map_err(stream_error)?;
         state.accept(&mut entry, sink)?;
     }
@@ -375,6 +377,8 @@ fn check_entry_type<R: Read>(entry: &tar::Entry<'_, R>, name: &str) -> Result<()
         EntryType::Fifo => "FIFO".to_owned(),
         EntryType::Directory => "directory".to_owned(),
         EntryType::GNUSparse => "sparse file".to_owned(),
+        EntryType::GNULongName | EntryType::GNULongLink => "GNU long-name extension".to_owned(),
+        EntryType::XHeader | EntryType::XGlobalHeader => "PAX extended header".to_owned(),
         other => format!("tar entry of type {:?}", other.as_byte() as char),
     };
     Err(ArchiveError::NotRegularFile {

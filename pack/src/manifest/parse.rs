@@ -19,8 +19,8 @@ const MAX_DESCRIPTION: usize = 2048;
 const MAX_LICENSE: usize = 128;
 /// Longest `pack.domain`.
 const MAX_DOMAIN: usize = 64;
-/// Longest readme file name.
-const MAX_README: usize = 128;
+/// Longest readme file name: it must fit a plain tar header name field.
+const MAX_README: usize = 100;
 
 type Text = Spanned<String>;
 
@@ -290,7 +290,7 @@ fn readme_field(r: &Reporter<'_>, text: Text) -> Result<String, ManifestError> {
     let reason = if value.is_empty() {
         Some("it is empty")
     } else if value.len() > MAX_README {
-        Some("the name is longer than 128 bytes")
+        Some("the name is longer than 100 bytes")
     } else if value.contains(['/', '\\']) || value == "." || value == ".." {
         Some("it must be a file name in the pack directory, without `/`")
     } else if value.starts_with('.') {

@@ -1,0 +1,4 @@
+//! One file per command: parse arguments, call an op, report the result.
+
+pub(crate) mod pack_build;
+pub(crate) mod pack_inspect;

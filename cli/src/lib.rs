@@ -1,0 +1,19 @@
+//! The `modularbase` command line as a library: clap definitions, thin commands that parse
+//! and report, and `ops` that do the work (so tests and other front ends can call them).
+
+mod cli;
+mod commands;
+mod ops;
+mod printer;
+
+pub use cli::{Cli, Command, PackCommand};
+pub use ops::{BuiltArchive, build_pack, inspect_pack};
+pub use printer::Printer;
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Pack(PackCommand::Build(args)) => commands::pack_build::run(&args, printer),
+        Command::Pack(PackCommand::Inspect(args)) => commands::pack_inspect::run(&args, printer),
+    }
+}
