@@ -67,16 +67,30 @@ pub fn unpack_archive<R: Read>(
     Ok(contents)
 }
 
-/// Makes the staged directory world-readable and renames it to `target`.
+/// Makes the staged directory world-readable and renames it to `target`, syncing both
+/// directories so the new entry survives a crash once this returns.
 fn publish_directory(staging: tempfile::TempDir, target: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))?;
     }
+    sync_directory(staging.path())?;
     std::fs::rename(staging.path(), target)?;
     // The directory now lives at `target`; make sure the guard does not delete it.
     let _ = staging.keep();
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_directory(parent)?;
+    }
+    Ok(())
+}
+
+/// Flushes a directory's entries to disk (a no-op where directories cannot be opened).
+fn sync_directory(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
     Ok(())
 }
 
