@@ -23,6 +23,9 @@ pub enum Command {
     /// Author packs: build and inspect archives.
     #[command(subcommand)]
     Pack(PackCommand),
+    /// Self-host a registry: serve it, manage users and tokens, collect garbage.
+    #[command(subcommand)]
+    Registry(modularbase_registry::RegistryCommand),
 }
 
 /// `modularbase pack …`.

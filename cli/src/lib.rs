@@ -15,5 +15,6 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::Pack(PackCommand::Build(args)) => commands::pack_build::run(&args, printer),
         Command::Pack(PackCommand::Inspect(args)) => commands::pack_inspect::run(&args, printer),
+        Command::Registry(command) => modularbase_registry::run_command(command),
     }
 }

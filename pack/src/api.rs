@@ -211,11 +211,18 @@ pub struct VersionSummary {
     pub key_fingerprint: String,
 }
 
-/// `GET /api/v1/packs/{id}/owners`; also the body of `PUT`/`DELETE` (logins to add/remove).
+/// `GET /api/v1/packs/{id}/owners`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnerList {
     /// The owners.
     pub users: Vec<OwnerUser>,
+}
+
+/// Body of `PUT`/`DELETE /api/v1/packs/{id}/owners`: logins to add or remove (cargo's shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnersChange {
+    /// The logins.
+    pub users: Vec<String>,
 }
 
 /// One owner.

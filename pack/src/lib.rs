@@ -38,8 +38,9 @@ mod text_serde;
 
 pub use api::{
     ErrorDetail, ErrorEnvelope, IndexConfig, KeyInfo, KeyList, OkResponse, OwnerList, OwnerUser,
-    PackDetails, PublishBodyError, PublishMetadata, PublishResponse, RegisterKeyRequest, SearchHit,
-    SearchMeta, SearchResponse, VersionSummary, decode_publish_header, encode_publish_header,
+    OwnersChange, PackDetails, PublishBodyError, PublishMetadata, PublishResponse,
+    RegisterKeyRequest, SearchHit, SearchMeta, SearchResponse, VersionSummary,
+    decode_publish_header, encode_publish_header,
 };
 pub use archive::{
     ARCHIVE_EXTENSION, ArchiveContents, ArchiveError, ArchiveFile, ArchiveLimits, MANIFEST_FILE,

@@ -1,14 +1,35 @@
-//! The ModularBase registry server.
+//! The ModularBase registry: a self-hostable pack marketplace backend (DESIGN §3).
 //!
-//! It will own (DESIGN §3): configuration, the SQLite database and its migrations
-//! (`migrations/sqlite/`), the content-addressed blob store, token authentication, and the
-//! HTTP routes — sparse index, publish, download, search, owners, keys, tokens and the
-//! marketplace pages. The registry server issue builds it; for now it names the format it
-//! serves.
+//! Cargo's registry protocol, adapted: a sparse index (`/index/{id}`, one JSON line per
+//! version) carries everything a client needs to resolve; archives are content-addressed
+//! blobs on disk; a JSON API under `/api/v1` publishes, downloads, yanks, searches and
+//! manages owners and signing keys. State is one SQLite file (WAL) plus the blob
+//! directory, both under the data directory:
+//!
+//! ```text
+//! DATA/registry.sqlite3     users, tokens (hashed), keys, packs, owners, versions
+//! DATA/blobs/sha256/ab/cd/  archives named by their SHA-256
+//! DATA/tmp/                 uploads in flight (removed by `registry gc` when stale)
+//! ```
+//!
+//! A publish writes and syncs the blob first and then commits one transaction, so an
+//! acknowledged publish survives a crash and no version is ever listed without its blob.
 
-pub use modularbase_pack::IndexRecord;
+mod admin;
+mod app;
+mod auth;
+mod command;
+mod config;
+mod db;
+mod error;
+mod metrics;
+mod routes;
+mod server;
+mod storage;
 
-/// The sparse-index path of a pack's records, as served under `/index/`.
-pub fn index_path(id: &modularbase_pack::PackId) -> String {
-    format!("/index/{id}")
-}
+pub use admin::{GcReport, TokenInfo, create_token, create_user, gc, list_tokens, revoke_token};
+pub use app::AppState;
+pub use auth::Scope;
+pub use command::{RegistryCommand, run_command};
+pub use config::{DEFAULT_MAX_PUBLISH_BYTES, RegistryConfig};
+pub use server::{RunningServer, serve, start};

@@ -88,7 +88,23 @@ pub fn build_archive<W: Write>(pack_dir: &Path, out: W) -> Result<ArchiveContent
         .into_inner()
         .and_then(|encoder| encoder.finish())
         .map_err(write_error)?;
-    Ok(ArchiveContents { manifest, files })
+    let readme = match &manifest.readme {
+        Some(name) => {
+            let path = pack_dir.join(name);
+            let bytes = std::fs::read(&path).map_err(|source| ArchiveError::Io {
+                action: "read",
+                path,
+                source,
+            })?;
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        None => None,
+    };
+    Ok(ArchiveContents {
+        manifest,
+        files,
+        readme,
+    })
 }
 
 /// A GNU tar header with every varying field fixed.

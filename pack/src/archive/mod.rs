@@ -91,6 +91,8 @@ pub struct ArchiveContents {
     pub manifest: Manifest,
     /// The files in archive order.
     pub files: Vec<ArchiveFile>,
+    /// The model card's text (lossy UTF-8), when the pack has one.
+    pub readme: Option<String>,
 }
 
 impl ArchiveContents {

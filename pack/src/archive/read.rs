@@ -208,6 +208,7 @@ struct ReadState<'a> {
     manifest: Option<Manifest>,
     names: BTreeSet<String>,
     files: Vec<ArchiveFile>,
+    readme: Option<String>,
     entries: usize,
     unpacked: u64,
 }
@@ -220,6 +221,7 @@ impl<'a> ReadState<'a> {
             manifest: None,
             names: BTreeSet::new(),
             files: Vec::new(),
+            readme: None,
             entries: 0,
             unpacked: 0,
         }
@@ -246,7 +248,11 @@ impl<'a> ReadState<'a> {
             self.manifest = Some(manifest.0);
         } else {
             let mut head = Vec::new();
-            if name == WEIGHTS_FILE {
+            if name != WEIGHTS_FILE {
+                // The readme (the only other file) is small and bounded: keep its text.
+                entry.read_to_end(&mut head).map_err(stream_error)?;
+                self.readme = Some(String::from_utf8_lossy(&head).into_owned());
+            } else {
                 entry
                     .take(GGUF_MAGIC.len() as u64)
                     .read_to_end(&mut head)
@@ -343,6 +349,7 @@ impl<'a> ReadState<'a> {
         Ok(ArchiveContents {
             manifest,
             files: self.files,
+            readme: self.readme,
         })
     }
 }

@@ -1,0 +1,34 @@
+//! The state every handler shares, and how it is opened from a data directory.
+
+use std::sync::Arc;
+
+use crate::db::Db;
+use crate::metrics::Metrics;
+use crate::storage::BlobStore;
+
+/// Shared state of a running registry (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub(crate) db: Db,
+    pub(crate) blobs: BlobStore,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) public_url: Arc<str>,
+    pub(crate) max_publish_bytes: u64,
+}
+
+impl AppState {
+    /// Opens the database and blob store under `data_dir`.
+    pub(crate) async fn open(
+        data_dir: &std::path::Path,
+        public_url: &str,
+        max_publish_bytes: u64,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            db: Db::open(data_dir).await?,
+            blobs: BlobStore::open(data_dir)?,
+            metrics: Arc::new(Metrics::new()),
+            public_url: Arc::from(public_url.trim_end_matches('/')),
+            max_publish_bytes,
+        })
+    }
+}

@@ -1,0 +1,65 @@
+//! The registry database: one SQLite file in WAL mode, migrated at open.
+//!
+//! Queries are plain SQL checked by the tests; each submodule owns one group of tables.
+
+mod keys;
+mod packs;
+mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub(crate) use packs::{NewVersion, PackRow, PublishOutcome, SearchQuery, SearchSort};
+
+/// File name of the database inside the data directory.
+const DB_FILE: &str = "registry.sqlite3";
+
+/// A handle on the registry database (cheap to clone).
+#[derive(Debug, Clone)]
+pub(crate) struct Db {
+    pool: SqlitePool,
+}
+
+impl Db {
+    /// Opens (creating) the database under `data_dir` and applies pending migrations.
+    ///
+    /// `synchronous = FULL`: a commit is on disk when it returns, so an acknowledged publish
+    /// survives a crash of the process or the machine.
+    pub(crate) async fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join(DB_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Checks the database answers.
+    pub(crate) async fn ping(&self) -> sqlx::Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Closes every connection (checkpointing the WAL).
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Whether `err` is a UNIQUE constraint violation (a lost race or a duplicate).
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+}

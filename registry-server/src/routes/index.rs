@@ -1,0 +1,67 @@
+//! The sparse index: `GET /index/config.json` and `GET /index/{id}` with ETags.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use modularbase_pack::{IndexConfig, Sha256Digest};
+
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+
+/// `GET /index/config.json`: where downloads and the API live.
+pub(crate) async fn config(State(state): State<AppState>) -> Json<IndexConfig> {
+    let url = &state.public_url;
+    Json(IndexConfig {
+        dl: format!("{url}/api/v1/packs/{{id}}/{{vers}}/download"),
+        api: url.to_string(),
+    })
+}
+
+/// `GET /index/{id}`: one JSON record per version, oldest first; 304 when the client's
+/// `If-None-Match` names the current ETag.
+pub(crate) async fn records(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let id = super::pack_id(&id)?;
+    let missing = || AppError::not_found(format!("no pack named `{id}` is published here"));
+    let pack = state.db.pack(id.as_str()).await?.ok_or_else(missing)?;
+    let versions = state.db.versions(pack.id).await?;
+    if versions.is_empty() {
+        return Err(missing());
+    }
+    let mut body = String::new();
+    for version in versions {
+        let mut record: serde_json::Value =
+            serde_json::from_str(&version.record).map_err(AppError::internal)?;
+        record["yanked"] = serde_json::Value::Bool(version.yanked);
+        body.push_str(&record.to_string());
+        body.push('\n');
+    }
+    let etag = format!("\"{}\"", &Sha256Digest::of(body.as_bytes()).to_hex()[..32]);
+    let etag_value = HeaderValue::from_str(&etag).map_err(AppError::internal)?;
+    let fresh = headers
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        });
+    if fresh {
+        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, etag_value)]).into_response());
+    }
+    Ok((
+        [
+            (ETAG, etag_value),
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,87 @@
+//! Publishers' signing keys: register, list, revoke.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use modularbase_pack::{KeyInfo, KeyList, OkResponse, RegisterKeyRequest};
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+
+/// `POST /api/v1/keys`: registers `{"key": "ed25519:…"}` for the caller (idempotent).
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> AppResult<Json<KeyInfo>> {
+    let request: RegisterKeyRequest = super::json_body(&body)?;
+    if let Some(existing) = state.db.key(&request.key).await? {
+        if existing.user_id != caller.user_id {
+            return Err(AppError::conflict(format!(
+                "key {} is registered to another user",
+                request.key.fingerprint()
+            )));
+        }
+        if existing.info.revoked {
+            return Err(AppError::conflict(format!(
+                "key {} was revoked and cannot be registered again; generate a new key",
+                existing.info.fingerprint
+            )));
+        }
+        return Ok(Json(existing.info));
+    }
+    if !state.db.insert_key(caller.user_id, &request.key).await? {
+        return Err(AppError::conflict(format!(
+            "key {} is registered to another user",
+            request.key.fingerprint()
+        )));
+    }
+    let row = state
+        .db
+        .key(&request.key)
+        .await?
+        .ok_or_else(|| AppError::internal("a key vanished right after insertion"))?;
+    Ok(Json(row.info))
+}
+
+/// `GET /api/v1/keys`: the caller's keys.
+pub(crate) async fn list_own(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> AppResult<Json<KeyList>> {
+    Ok(Json(KeyList {
+        keys: state.db.keys_of(&caller.login).await?,
+    }))
+}
+
+/// `GET /api/v1/users/{login}/keys`: anyone's public keys (public).
+pub(crate) async fn list_of_user(
+    State(state): State<AppState>,
+    Path(login): Path<String>,
+) -> AppResult<Json<KeyList>> {
+    if state.db.user_id(&login).await?.is_none() {
+        return Err(AppError::not_found(format!(
+            "no user `{login}` exists on this registry"
+        )));
+    }
+    Ok(Json(KeyList {
+        keys: state.db.keys_of(&login).await?,
+    }))
+}
+
+/// `DELETE /api/v1/keys/{fingerprint}`: the key stops being accepted for new publishes;
+/// versions it signed stay valid.
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(fingerprint): Path<String>,
+) -> AppResult<Json<OkResponse>> {
+    if !state.db.revoke_key(caller.user_id, &fingerprint).await? {
+        return Err(AppError::not_found(format!(
+            "`{}` has no active key with fingerprint `{fingerprint}`",
+            caller.login
+        )));
+    }
+    Ok(Json(OkResponse { ok: true }))
+}

@@ -1,0 +1,96 @@
+//! `GET|PUT|DELETE /api/v1/packs/{id}/owners`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use modularbase_pack::{OkResponse, OwnerList, OwnerUser, OwnersChange};
+
+use crate::app::AppState;
+use crate::auth::{Caller, Scope};
+use crate::db::PackRow;
+use crate::error::{AppError, AppResult};
+
+async fn pack(state: &AppState, id: &str) -> AppResult<PackRow> {
+    let id = super::pack_id(id)?;
+    state
+        .db
+        .pack(id.as_str())
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no pack named `{id}` is published here")))
+}
+
+/// `GET`: who owns the pack (public).
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<OwnerList>> {
+    let pack = pack(&state, &id).await?;
+    let users = state
+        .db
+        .owners(pack.id)
+        .await?
+        .into_iter()
+        .map(|login| OwnerUser { login })
+        .collect();
+    Ok(Json(OwnerList { users }))
+}
+
+/// Resolves the change's logins to user ids after checking the caller may change owners.
+async fn authorised_change(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: &[u8],
+) -> AppResult<(PackRow, Vec<i64>)> {
+    caller.require(Scope::Owners)?;
+    let pack = pack(state, id).await?;
+    if !state.db.is_owner(pack.id, caller.user_id).await? {
+        return Err(AppError::forbidden(format!(
+            "`{}` is not an owner of `{}`",
+            caller.login, pack.name
+        )));
+    }
+    let change: OwnersChange = super::json_body(body)?;
+    if change.users.is_empty() {
+        return Err(AppError::bad_request("name at least one user in `users`"));
+    }
+    let mut ids = Vec::new();
+    for login in &change.users {
+        let user = state.db.user_id(login).await?;
+        ids.push(user.ok_or_else(|| {
+            AppError::not_found(format!("no user `{login}` exists on this registry"))
+        })?);
+    }
+    Ok((pack, ids))
+}
+
+/// `PUT`: add owners (`{"users": ["login", …]}`).
+pub(crate) async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> AppResult<Json<OkResponse>> {
+    let (pack, ids) = authorised_change(&state, &caller, &id, &body).await?;
+    for user_id in ids {
+        state.db.add_owner(pack.id, user_id).await?;
+    }
+    Ok(Json(OkResponse { ok: true }))
+}
+
+/// `DELETE`: remove owners; a pack always keeps at least one.
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> AppResult<Json<OkResponse>> {
+    let (pack, ids) = authorised_change(&state, &caller, &id, &body).await?;
+    if !state.db.remove_owners(pack.id, &ids).await? {
+        return Err(AppError::bad_request(format!(
+            "`{}` must keep at least one owner; add the new owner before removing the last one",
+            pack.name
+        )));
+    }
+    Ok(Json(OkResponse { ok: true }))
+}

@@ -1,0 +1,51 @@
+//! `DELETE …/{vers}/yank` and `PUT …/{vers}/unyank`: hide a version from new resolutions
+//! (it stays downloadable and its number stays taken).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use modularbase_pack::OkResponse;
+
+use crate::app::AppState;
+use crate::auth::{Caller, Scope};
+use crate::error::{AppError, AppResult};
+
+/// `DELETE /api/v1/packs/{id}/{vers}/yank`.
+pub(crate) async fn yank(
+    state: State<AppState>,
+    caller: Caller,
+    path: Path<(String, String)>,
+) -> AppResult<Json<OkResponse>> {
+    set_yanked(state, caller, path, true).await
+}
+
+/// `PUT /api/v1/packs/{id}/{vers}/unyank`.
+pub(crate) async fn unyank(
+    state: State<AppState>,
+    caller: Caller,
+    path: Path<(String, String)>,
+) -> AppResult<Json<OkResponse>> {
+    set_yanked(state, caller, path, false).await
+}
+
+async fn set_yanked(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, vers)): Path<(String, String)>,
+    yanked: bool,
+) -> AppResult<Json<OkResponse>> {
+    let id = super::pack_id(&id)?;
+    let vers = super::version(&vers)?;
+    caller.require(Scope::Yank)?;
+    let missing = || AppError::not_found(format!("`{id}@{vers}` is not published here"));
+    let pack = state.db.pack(id.as_str()).await?.ok_or_else(missing)?;
+    if !state.db.is_owner(pack.id, caller.user_id).await? {
+        return Err(AppError::forbidden(format!(
+            "`{}` is not an owner of `{id}`",
+            caller.login
+        )));
+    }
+    if !state.db.set_yanked(pack.id, &vers, yanked).await? {
+        return Err(missing());
+    }
+    Ok(Json(OkResponse { ok: true }))
+}
