@@ -29,6 +29,7 @@ pub fn signed_statement(id: &PackId, version: &semver::Version, cksum: &Sha256Di
 }
 
 /// A publisher's private key.
+#[derive(Clone)]
 pub struct SigningKey(ed25519_dalek::SigningKey);
 
 /// A publisher's public key, `ed25519:BASE64` in text.

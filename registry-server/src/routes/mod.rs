@@ -16,23 +16,18 @@ use axum::routing::{delete, get, post, put};
 use modularbase_pack::PackId;
 use semver::Version;
 use serde::de::DeserializeOwned;
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 
 /// The registry's HTTP application.
 pub(crate) fn router(state: AppState) -> Router {
-    let publish_limit = usize::try_from(state.max_publish_bytes).unwrap_or(usize::MAX);
     let index = Router::new()
         .route("/index/config.json", get(index::config))
         .route("/index/{id}", get(index::records));
     let packs = Router::new()
         .route("/api/v1/packs", get(search::search))
-        .route(
-            "/api/v1/packs/new",
-            put(publish::publish).layer(RequestBodyLimitLayer::new(publish_limit)),
-        )
+        .route("/api/v1/packs/new", put(publish::publish))
         .route("/api/v1/packs/{id}", get(search::details))
         .route(
             "/api/v1/packs/{id}/{vers}/download",

@@ -9,6 +9,8 @@ use std::io::Write;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_LENGTH;
 use futures_util::StreamExt;
 use modularbase_pack::{
     ArchiveLimits, HashingWriter, IndexRecord, Manifest, PackRef, PublishMetadata, PublishResponse,
@@ -27,19 +29,20 @@ const MAX_METADATA: usize = 1 << 20;
 pub(crate) async fn publish(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     body: Body,
 ) -> AppResult<Json<PublishResponse>> {
-    let mut stream = body.into_data_stream();
     let limit = state.max_publish_bytes;
-    let body_error = |e: axum::Error| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            AppError::too_large(limit)
-        } else {
-            AppError::bad_request(format!("could not read the request body: {e}"))
-        }
-    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(AppError::too_large(limit));
+    }
+    let mut stream = body.into_data_stream();
+    let body_error =
+        |e: axum::Error| AppError::bad_request(format!("could not read the request body: {e}"));
 
     // 1. The metadata block.
     let mut head: Vec<u8> = Vec::new();
@@ -75,11 +78,15 @@ pub(crate) async fn publish(
     // 3. Stream the archive to a temporary file while hashing.
     let upload = state.blobs.temp_file().map_err(AppError::internal)?;
     let mut writer = HashingWriter::new(std::io::BufWriter::new(upload.as_file()));
+    let header_len = (head.len()) as u64;
     let mut received = rest.len() as u64;
     writer.write_all(&rest).map_err(AppError::internal)?;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(body_error)?;
         received += chunk.len() as u64;
+        if header_len + received > limit {
+            return Err(AppError::too_large(limit));
+        }
         if received > u64::from(archive_len) {
             return Err(AppError::bad_request(format!(
                 "the body holds more than the {archive_len} archive bytes its header announces"

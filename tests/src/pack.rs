@@ -1,0 +1,211 @@
+//! Packs on disk and as archives, described in one line.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// A pack directory under construction: `PackDir::domain(dir, "python_code", "1.0.0").write()`.
+#[derive(Debug, Clone)]
+pub struct PackDir {
+    root: PathBuf,
+    pack: Pack,
+}
+
+impl PackDir {
+    /// A minimal domain pack `id@version` for base `tiny_base` 1.0, in `parent/id`.
+    pub fn domain(parent: &Path, id: &str, version: &str) -> Self {
+        Self {
+            root: parent.join(id),
+            pack: Pack::domain(id, version).domain_label("test"),
+        }
+    }
+
+    /// Replaces the weights bytes.
+    pub fn weights(mut self, bytes: Vec<u8>) -> Self {
+        self.pack = self.pack.weights(bytes);
+        self
+    }
+
+    /// Writes the directory and returns its path.
+    pub fn write(self) -> std::io::Result<PathBuf> {
+        self.pack.write_to(&self.root)?;
+        Ok(self.root)
+    }
+}
+
+/// A pack described the way cargo-test-support describes crates:
+/// `Pack::domain("python_code", "1.0.0").dep("reasoning", ">=1.1")`.
+#[derive(Debug, Clone)]
+pub struct Pack {
+    /// The pack id.
+    pub id: String,
+    /// The version.
+    pub version: String,
+    kind: &'static str,
+    name: String,
+    domain: Option<String>,
+    description: Option<String>,
+    base: Option<(String, Vec<String>)>,
+    deps: Vec<(String, String)>,
+    conflicts: Vec<(String, String)>,
+    fallback: Vec<String>,
+    readme: Option<String>,
+    weights: Vec<u8>,
+}
+
+impl Pack {
+    fn new(id: &str, version: &str, kind: &'static str) -> Self {
+        Self {
+            id: id.to_owned(),
+            version: version.to_owned(),
+            kind,
+            name: format!("{id} pack"),
+            domain: None,
+            description: None,
+            base: None,
+            deps: Vec::new(),
+            conflicts: Vec::new(),
+            fallback: Vec::new(),
+            readme: Some(format!("# {id}\n\nA test pack.\n")),
+            weights: [
+                b"GGUF\x03\0\0\0".as_slice(),
+                id.as_bytes(),
+                version.as_bytes(),
+            ]
+            .concat(),
+        }
+    }
+
+    /// A base core.
+    pub fn base(id: &str, version: &str) -> Self {
+        Self::new(id, version, "base")
+    }
+
+    /// A router for base `tiny_base` 1.0.
+    pub fn router(id: &str, version: &str) -> Self {
+        Self {
+            base: Some(("tiny_base".into(), vec!["1.0".into()])),
+            ..Self::new(id, version, "router")
+        }
+    }
+
+    /// A domain pack for base `tiny_base` 1.0, domain label = its id.
+    pub fn domain(id: &str, version: &str) -> Self {
+        Self {
+            base: Some(("tiny_base".into(), vec!["1.0".into()])),
+            domain: Some(id.replace('_', "-")),
+            ..Self::new(id, version, "domain")
+        }
+    }
+
+    /// Sets the base family and its compatible `MAJOR.MINOR` versions.
+    pub fn base_compat(mut self, base: &str, compat: &[&str]) -> Self {
+        self.base = Some((
+            base.to_owned(),
+            compat.iter().map(|c| (*c).to_owned()).collect(),
+        ));
+        self
+    }
+
+    /// Adds a dependency.
+    pub fn dep(mut self, id: &str, req: &str) -> Self {
+        self.deps.push((id.to_owned(), req.to_owned()));
+        self
+    }
+
+    /// Adds a conflict.
+    pub fn conflict(mut self, id: &str, req: &str) -> Self {
+        self.conflicts.push((id.to_owned(), req.to_owned()));
+        self
+    }
+
+    /// Sets the fallback chain.
+    pub fn fallback(mut self, ids: &[&str]) -> Self {
+        self.fallback = ids.iter().map(|i| (*i).to_owned()).collect();
+        self
+    }
+
+    /// Sets the title.
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = name.to_owned();
+        self
+    }
+
+    /// Sets the domain label.
+    pub fn domain_label(mut self, domain: &str) -> Self {
+        self.domain = Some(domain.to_owned());
+        self
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, text: &str) -> Self {
+        self.description = Some(text.to_owned());
+        self
+    }
+
+    /// Sets the model card (`None`: no readme).
+    pub fn readme(mut self, text: Option<&str>) -> Self {
+        self.readme = text.map(str::to_owned);
+        self
+    }
+
+    /// Replaces the weights (must start with `GGUF` to be accepted).
+    pub fn weights(mut self, bytes: Vec<u8>) -> Self {
+        self.weights = bytes;
+        self
+    }
+
+    /// The `pack.toml` text.
+    pub fn manifest(&self) -> String {
+        let mut t = String::from("[pack]\n");
+        let _ = writeln!(
+            t,
+            "id = \"{}\"\nversion = \"{}\"\nname = \"{}\"\nkind = \"{}\"",
+            self.id, self.version, self.name, self.kind
+        );
+        if let Some(domain) = &self.domain {
+            let _ = writeln!(t, "domain = \"{domain}\"");
+        }
+        if let Some(description) = &self.description {
+            let _ = writeln!(t, "description = \"{description}\"");
+        }
+        if let Some((base, compat)) = &self.base {
+            let _ = writeln!(t, "base = \"{base}\"\nbase_compatibility = {compat:?}");
+        }
+        if !self.fallback.is_empty() {
+            let _ = writeln!(t, "fallback = {:?}", self.fallback);
+        }
+        if self.readme.is_some() {
+            t.push_str("readme = \"README.md\"\n");
+        }
+        for (section, entries) in [("dependencies", &self.deps), ("conflicts", &self.conflicts)] {
+            if !entries.is_empty() {
+                let _ = writeln!(t, "\n[{section}]");
+                for (id, req) in entries {
+                    let _ = writeln!(t, "{id} = \"{req}\"");
+                }
+            }
+        }
+        t
+    }
+
+    /// Writes the pack directory at `dir`.
+    pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("pack.toml"), self.manifest())?;
+        std::fs::write(dir.join("weights.gguf"), &self.weights)?;
+        if let Some(readme) = &self.readme {
+            std::fs::write(dir.join("README.md"), readme)?;
+        }
+        Ok(())
+    }
+
+    /// The pack's `.mbpack` archive, built by the pack crate.
+    pub fn archive(&self) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        self.write_to(dir.path()).unwrap();
+        let mut bytes = Vec::new();
+        modularbase_pack::build_archive(dir.path(), &mut bytes)
+            .unwrap_or_else(|e| panic!("{}@{}: {e}", self.id, self.version));
+        bytes
+    }
+}
