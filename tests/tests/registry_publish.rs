@@ -244,6 +244,7 @@ fn refused_when_the_archive_is_hostile() {
         detail.contains("unexpected data after the end of the compressed stream"),
         "{detail}"
     );
+    assert!(index(&registry, "reasoning").is_empty());
 }
 
 #[test]
