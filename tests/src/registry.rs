@@ -244,6 +244,23 @@ impl Publisher {
         }
     }
 
+    /// The same user, token and key against another server URL (after a restart).
+    pub fn clone_for(&self, url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// Sends a publish body; `None` when the connection failed (server gone).
+    pub fn try_send(&self, body: Vec<u8>) -> Option<u16> {
+        self.request(Method::PUT, "/api/v1/packs/new")
+            .body(body)
+            .send()
+            .ok()
+            .map(|r| r.status().as_u16())
+    }
+
     /// A request to `url+path` carrying the token.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client
