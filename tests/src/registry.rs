@@ -15,6 +15,14 @@ use crate::{Pack, modularbase_bin};
 /// How long a registry may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A stopped registry: exit status, log lines, data directory and its owner.
+pub type Stopped = (
+    std::process::ExitStatus,
+    Vec<String>,
+    PathBuf,
+    Option<tempfile::TempDir>,
+);
+
 /// A `modularbase registry serve` process, killed when dropped.
 #[derive(Debug)]
 pub struct TestRegistry {
@@ -104,20 +112,18 @@ impl TestRegistry {
         (self.data.clone(), self.dir.take())
     }
 
-    /// SIGTERM, then waits for a clean exit; returns the exit status and the log.
-    pub fn terminate(
-        mut self,
-    ) -> (
-        std::process::ExitStatus,
-        Vec<String>,
-        PathBuf,
-        Option<tempfile::TempDir>,
-    ) {
+    /// SIGTERM, then waits for a clean exit; returns the exit status, the log and the data.
+    pub fn terminate(self) -> Stopped {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
+        self.terminate_waiting()
+    }
+
+    /// Waits for a process already told to stop (by a signal sent elsewhere) to exit.
+    pub fn terminate_waiting(mut self) -> Stopped {
         let exit = self.child.wait().unwrap();
         let log: Vec<String> = self.log.try_iter().collect();
         (exit, log, self.data.clone(), self.dir.take())

@@ -257,3 +257,49 @@ fn a_publish_killed_mid_upload_leaves_only_garbage_that_gc_removes() {
     assert_every_indexed_version_is_whole(&restarted, "tiny_base");
     drop(dir);
 }
+
+#[test]
+fn sigterm_lets_an_in_flight_publish_finish() {
+    let registry = TestRegistry::start();
+    let ada = registry.user("ada");
+    ada.publish_ok(&Pack::base("tiny_base", "1.0.0"));
+    let body = ada.prepare(&Pack::domain("reasoning", "1.0.0")).body();
+    let address = registry.url.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "PUT /api/v1/packs/new HTTP/1.1\r\nHost: {address}\r\nAuthorization: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        ada.token,
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(&body[..body.len() / 2]).unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    let pid = registry.pid().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    stream.write_all(&body[body.len() / 2..]).unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "the in-flight publish must complete: {response}"
+    );
+
+    let (status, _log, data, dir) = registry.terminate_waiting();
+    assert!(status.success(), "{status:?}");
+    let restarted = TestRegistry::start_on(data, &[]);
+    assert_eq!(
+        assert_every_indexed_version_is_whole(&restarted, "reasoning"),
+        1
+    );
+    drop(dir);
+}
