@@ -21,6 +21,8 @@ mod error;
 mod generate;
 mod gguf;
 mod init;
+mod moe;
+mod pack_module;
 mod tokenizer;
 
 pub use base::{BaseModel, BaseWeights, HiddenPlug};
@@ -28,4 +30,5 @@ pub use config::BaseConfig;
 pub use error::{Result, RuntimeError};
 pub use generate::{Sampling, generate, sample_token};
 pub use gguf::{read_base_gguf, write_base_gguf};
+pub use pack_module::{PackConfig, PackModule, PackWeights};
 pub use tokenizer::{BOS, ByteTokenizer, EOS, VOCAB_SIZE};
