@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use modularbase_bench::machine;
 use modularbase_pack::{
     ArchiveLimits, MANIFEST_FILE, PackRef, WEIGHTS_FILE, build_archive, inspect_archive,
     sha256_file, unpack_archive,
@@ -232,18 +233,6 @@ fn timed(f: impl FnOnce() -> Result<()>) -> Result<Duration> {
     let start = Instant::now();
     f()?;
     Ok(start.elapsed())
-}
-
-/// The machine, for the record: core count and `/proc/cpuinfo`'s model name.
-fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let info = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = info.lines().find_map(|l| l.strip_prefix("model name"));
-    let cpu = model
-        .and_then(|l| l.split(':').nth(1))
-        .unwrap_or("unknown CPU")
-        .trim();
-    format!("{cores} cores, {cpu}")
 }
 
 fn main() -> Result<()> {

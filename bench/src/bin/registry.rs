@@ -1,0 +1,476 @@
+//! Registry serving benchmark: `GET /index/{id}` and archive downloads (a large pack and a
+//! small one) from our registry, in-process, against nginx serving the very same bytes as
+//! static files, both loaded by `wrk` over loopback at 64 keep-alive connections for a fixed
+//! duration, ours and nginx alternately. The result is the ratio ours/nginx of requests and
+//! MiB per second (above 1 means we serve more), with p50 and p99 latency for both.
+//!
+//! Run with:
+//! `cargo build --release -p modularbase-bench --bin registry && target/release/registry
+//! [--duration 10] [--connections 64] [--threads 2] [--packs 20] [--versions 5]
+//! [--large-mib 8] [--rounds 1] [--warmup 1] [--json PATH]`
+//!
+//! Needs `nginx` and `wrk` on the `PATH` (Debian packages `nginx` and `wrk`;
+//! `bench/registry-setup.sh` installs them without starting the system nginx).
+
+// A benchmark's output is its product: printing is what this program is for.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use modularbase_bench::nginx::Nginx;
+use modularbase_bench::wrk::{LoadResult, Wrk};
+use modularbase_bench::{load_average, machine};
+use modularbase_pack::{
+    PackId, PublishMetadata, RegisterKeyRequest, Sha256Digest, SigningKey, encode_publish_header,
+};
+use modularbase_registry::RegistryConfig;
+use modularbase_tests::Pack;
+use reqwest::blocking::Client;
+
+const USAGE: &str = "usage: registry [--duration SECS] [--connections N] [--threads N] \
+    [--packs N] [--versions N] [--large-mib N] [--rounds N] [--warmup SECS] [--json PATH]";
+/// The large pack's id.
+const LARGE: &str = "large_pack";
+/// A wrk request that takes longer than this counts as a timeout.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Command-line options.
+struct Options {
+    duration: u64,
+    connections: u32,
+    threads: u32,
+    packs: usize,
+    versions: usize,
+    large_mib: usize,
+    rounds: usize,
+    warmup: u64,
+    json: Option<PathBuf>,
+}
+
+/// One loaded URL and what both servers did with it, summed over the rounds.
+struct Row {
+    scenario: String,
+    path: String,
+    body_bytes: usize,
+    ours: LoadResult,
+    nginx: LoadResult,
+}
+
+fn parse_args() -> Result<Options> {
+    let mut options = Options {
+        duration: 10,
+        connections: 64,
+        threads: 2,
+        packs: 20,
+        versions: 5,
+        large_mib: 8,
+        rounds: 1,
+        warmup: 1,
+        json: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .with_context(|| format!("{arg} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--duration" => options.duration = value()?.parse().context("--duration")?,
+            "--connections" => options.connections = value()?.parse().context("--connections")?,
+            "--threads" => options.threads = value()?.parse().context("--threads")?,
+            "--packs" => options.packs = value()?.parse().context("--packs")?,
+            "--versions" => options.versions = value()?.parse().context("--versions")?,
+            "--large-mib" => options.large_mib = value()?.parse().context("--large-mib")?,
+            "--rounds" => options.rounds = value()?.parse().context("--rounds")?,
+            "--warmup" => options.warmup = value()?.parse().context("--warmup")?,
+            "--json" => options.json = Some(PathBuf::from(value()?)),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument `{other}`\n{USAGE}"),
+        }
+    }
+    ensure!(
+        options.duration > 0
+            && options.packs > 0
+            && options.versions > 0
+            && options.large_mib > 0
+            && options.rounds > 0,
+        "--duration, --packs, --versions, --large-mib and --rounds must be positive"
+    );
+    ensure!(
+        options.threads > 0 && options.connections >= options.threads,
+        "--threads must be positive and --connections at least --threads"
+    );
+    Ok(options)
+}
+
+/// `GGUF` then `mib` MiB of xorshift bytes, which zstd cannot shrink: the archive is about
+/// as large as the weights.
+fn large_weights(mib: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut bytes = Vec::with_capacity(mib << 20);
+    bytes.extend_from_slice(b"GGUF\x03\0\0\0");
+    while bytes.len() < mib << 20 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes
+}
+
+/// A user with a token and a registered key, publishing over the HTTP API.
+struct Publisher {
+    client: Client,
+    url: String,
+    token: String,
+    key: SigningKey,
+}
+
+impl Publisher {
+    /// Registers a fresh signing key for the user `token` belongs to.
+    fn new(url: &str, token: String) -> Result<Self> {
+        let client = Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .context("build the HTTP client")?;
+        let key = SigningKey::generate();
+        let response = client
+            .post(format!("{url}/api/v1/keys"))
+            .header("Authorization", &token)
+            .json(&RegisterKeyRequest {
+                key: key.public_key(),
+            })
+            .send()
+            .context("POST /api/v1/keys")?;
+        let status = response.status();
+        ensure!(status.is_success(), "key registration: {status}");
+        Ok(Self {
+            client,
+            url: url.to_owned(),
+            token,
+            key,
+        })
+    }
+
+    /// Signs and publishes `pack`; returns its archive bytes.
+    fn publish(&self, pack: &Pack) -> Result<Vec<u8>> {
+        let archive = pack.archive();
+        let cksum = Sha256Digest::of(&archive);
+        let id: PackId = pack.id.parse().context("pack id")?;
+        let vers: semver::Version = pack.version.parse().context("pack version")?;
+        let sig = self.key.sign_pack(&id, &vers, &cksum);
+        let metadata = PublishMetadata {
+            id,
+            vers,
+            cksum,
+            sig,
+            key: self.key.public_key(),
+        };
+        let length = u32::try_from(archive.len()).context("archive over 4 GiB")?;
+        let mut body = encode_publish_header(&metadata, length);
+        body.extend_from_slice(&archive);
+        let response = self
+            .client
+            .put(format!("{}/api/v1/packs/new", self.url))
+            .header("Authorization", &self.token)
+            .body(body)
+            .send()
+            .with_context(|| format!("publish {}@{}", pack.id, pack.version))?;
+        let status = response.status();
+        let text = response.text().unwrap_or_default();
+        ensure!(
+            status.is_success(),
+            "publish {}@{}: {status} {text}",
+            pack.id,
+            pack.version
+        );
+        Ok(archive)
+    }
+
+    /// `GET url+path`'s body, failing unless the status is 200.
+    fn get(&self, url: &str, path: &str) -> Result<Vec<u8>> {
+        let response = self
+            .client
+            .get(format!("{url}{path}"))
+            .send()
+            .with_context(|| format!("GET {url}{path}"))?;
+        let status = response.status();
+        ensure!(status == 200, "GET {url}{path}: {status}");
+        let body = response
+            .bytes()
+            .with_context(|| format!("GET {url}{path}"))?;
+        Ok(body.to_vec())
+    }
+}
+
+/// Writes `bytes` at `root/path`, creating its directories.
+fn write_static(root: &Path, path: &str, bytes: &[u8]) -> Result<()> {
+    let file = root.join(path.trim_start_matches('/'));
+    if let Some(dir) = file.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    fs::write(&file, bytes).with_context(|| format!("write {}", file.display()))
+}
+
+/// Publishes the pack graph and writes, under `root`, every index file and archive exactly
+/// as our server serves them. Returns the scenarios: `(name, path, body)`.
+fn publish_all(
+    options: &Options,
+    publisher: &Publisher,
+    root: &Path,
+) -> Result<Vec<(String, String, Vec<u8>)>> {
+    let mut packs = vec![Pack::base("tiny_base", "1.0.0")];
+    for i in 0..options.packs {
+        for minor in 0..options.versions {
+            packs.push(Pack::domain(
+                &format!("domain_{i:02}"),
+                &format!("1.{minor}.0"),
+            ));
+        }
+    }
+    packs.push(Pack::domain(LARGE, "1.0.0").weights(large_weights(options.large_mib)));
+    let mut ids = Vec::new();
+    let mut downloads = Vec::new();
+    for pack in &packs {
+        let archive = publisher.publish(pack)?;
+        let path = format!("/api/v1/packs/{}/{}/download", pack.id, pack.version);
+        write_static(root, &path, &archive)?;
+        downloads.push((path, archive));
+        if !ids.contains(&pack.id) {
+            ids.push(pack.id.clone());
+        }
+    }
+    let mut index = None;
+    for id in &ids {
+        let path = format!("/index/{id}");
+        let body = publisher.get(&publisher.url, &path)?;
+        write_static(root, &path, &body)?;
+        if id == "domain_00" {
+            index = Some((path, body));
+        }
+    }
+    let (index_path, index_body) = index.context("domain_00 was not published")?;
+    let large_path = format!("/api/v1/packs/{LARGE}/1.0.0/download");
+    let small_path = format!(
+        "/api/v1/packs/domain_00/1.{}.0/download",
+        options.versions - 1
+    );
+    let find = |path: &str| {
+        downloads
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, archive)| archive.clone())
+            .with_context(|| format!("{path} was not published"))
+    };
+    Ok(vec![
+        (
+            format!("index ({} versions)", options.versions),
+            index_path,
+            index_body,
+        ),
+        (
+            "download large".to_owned(),
+            large_path.clone(),
+            find(&large_path)?,
+        ),
+        (
+            "download small".to_owned(),
+            small_path.clone(),
+            find(&small_path)?,
+        ),
+    ])
+}
+
+/// Sums two runs' counts and keeps the worse latencies (rounds are few: a median of two
+/// would hide a bad round).
+fn accumulate(total: &mut LoadResult, run: LoadResult) {
+    total.requests += run.requests;
+    total.seconds += run.seconds;
+    total.bytes += run.bytes;
+    total.socket_errors += run.socket_errors;
+    total.bad_status += run.bad_status;
+    total.p50_ms = total.p50_ms.max(run.p50_ms);
+    total.p99_ms = total.p99_ms.max(run.p99_ms);
+}
+
+/// Everything between a started registry and its shutdown: publish, start nginx, check
+/// that both serve the same bytes, then load them alternately.
+fn bench(options: &Options, ours: &str, token: String, tmp: &Path) -> Result<Vec<Row>> {
+    let publisher = Publisher::new(ours, token)?;
+    let root = tmp.join("static");
+    let scenarios = publish_all(options, &publisher, &root)?;
+    let work = tmp.join("nginx");
+    fs::create_dir_all(&work).with_context(|| format!("create {}", work.display()))?;
+    let nginx = Nginx::start(&root, &work)?;
+    let theirs = nginx.url();
+    for (name, path, body) in &scenarios {
+        for url in [ours, theirs.as_str()] {
+            let served = publisher.get(url, path)?;
+            ensure!(&served == body, "{name}: {url}{path} serves other bytes");
+        }
+    }
+    println!("both servers serve the same bytes; nginx at {theirs}, ours at {ours}");
+    let wrk = Wrk::new(tmp, options.connections, options.threads)?;
+    let duration = Duration::from_secs(options.duration);
+    let mut rows = Vec::new();
+    for (name, path, body) in scenarios {
+        let urls = [format!("{ours}{path}"), format!("{theirs}{path}")];
+        if options.warmup > 0 {
+            for url in &urls {
+                wrk.run(url, Duration::from_secs(options.warmup), REQUEST_TIMEOUT)?;
+            }
+        }
+        let mut totals = [LoadResult::default(); 2];
+        for round in 0..options.rounds {
+            // Ours first in even rounds, nginx first in odd ones.
+            for turn in 0..2 {
+                let which = (turn + round) % 2;
+                let run = wrk.run(&urls[which], duration, REQUEST_TIMEOUT)?;
+                let who = ["ours", "nginx"][which];
+                println!(
+                    "{name} round {}: {who} {:.0} req/s, {:.1} MiB/s, p50 {:.2} ms, p99 {:.2} ms",
+                    round + 1,
+                    run.requests_per_s(),
+                    run.mib_per_s(),
+                    run.p50_ms,
+                    run.p99_ms
+                );
+                accumulate(&mut totals[which], run);
+            }
+        }
+        rows.push(Row {
+            scenario: format!("{name} ({} B)", body.len()),
+            path,
+            body_bytes: body.len(),
+            ours: totals[0],
+            nginx: totals[1],
+        });
+    }
+    nginx.stop()?;
+    Ok(rows)
+}
+
+fn main() -> Result<()> {
+    let options = parse_args()?;
+    let versions = format!("{}, {}", Nginx::version()?, Wrk::version()?);
+    let load_before = load_average();
+    let tmp = tempfile::tempdir().context("create a temporary directory")?;
+    // nginx's workers run as `nobody` when we are root: let them into the static root.
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))
+        .context("open the temporary directory to nginx's workers")?;
+    let data = tmp.path().join("data");
+    // The production server's runtime; no tracing subscriber, so the server logs nothing.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("build the tokio runtime")?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let server = runtime
+        .block_on(modularbase_registry::start(RegistryConfig::new(
+            addr,
+            data.clone(),
+        )))
+        .context("start the registry")?;
+    let token = runtime.block_on(modularbase_registry::create_user(&data, "bench"));
+    let outcome = token
+        .context("create the benchmark user")
+        .and_then(|token| bench(&options, &server.public_url, token, tmp.path()));
+    let stopped = runtime.block_on(server.shutdown());
+    let rows = outcome?;
+    stopped.context("shut the registry down")?;
+    report(&options, &rows, &versions, &load_before)
+}
+
+fn report(options: &Options, rows: &[Row], versions: &str, load_before: &str) -> Result<()> {
+    let machine = machine();
+    let load_after = load_average();
+    println!("\nmachine: {machine}; load average before {load_before}, after {load_after}");
+    println!(
+        "{versions}; {} connections, {} wrk threads, {} s x {} round(s), alternating",
+        options.connections, options.threads, options.duration, options.rounds
+    );
+    println!("ratio = ours/nginx (above 1: we serve more); MiB/s counts headers too\n");
+    println!(
+        "{:<32} {:>10} {:>11} {:>6} {:>10} {:>11} {:>6} {:>19} {:>19}",
+        "scenario",
+        "ours req/s",
+        "nginx req/s",
+        "ratio",
+        "ours MiB/s",
+        "nginx MiB/s",
+        "ratio",
+        "ours p50/p99",
+        "nginx p50/p99"
+    );
+    let mut json_rows = Vec::new();
+    for row in rows {
+        let (o, n) = (&row.ours, &row.nginx);
+        let rps_ratio = o.requests_per_s() / n.requests_per_s();
+        let mib_ratio = o.mib_per_s() / n.mib_per_s();
+        println!(
+            "{:<32} {:>10.0} {:>11.0} {rps_ratio:>6.2} {:>10.1} {:>11.1} {mib_ratio:>6.2} {:>19} {:>19}",
+            row.scenario,
+            o.requests_per_s(),
+            n.requests_per_s(),
+            o.mib_per_s(),
+            n.mib_per_s(),
+            format!("{:.2}/{:.2} ms", o.p50_ms, o.p99_ms),
+            format!("{:.2}/{:.2} ms", n.p50_ms, n.p99_ms),
+        );
+        for (who, run) in [("ours", o), ("nginx", n)] {
+            if run.socket_errors + run.bad_status > 0 {
+                println!(
+                    "  warning: {who}: {} socket errors or timeouts, {} non-2xx/3xx responses",
+                    run.socket_errors, run.bad_status
+                );
+            }
+        }
+        let side = |run: &LoadResult| {
+            serde_json::json!({
+                "requests": run.requests,
+                "seconds": run.seconds,
+                "bytes": run.bytes,
+                "req_per_s": run.requests_per_s(),
+                "mib_per_s": run.mib_per_s(),
+                "p50_ms": run.p50_ms,
+                "p99_ms": run.p99_ms,
+                "socket_errors": run.socket_errors,
+                "bad_status": run.bad_status,
+            })
+        };
+        json_rows.push(serde_json::json!({
+            "scenario": row.scenario,
+            "path": row.path,
+            "body_bytes": row.body_bytes,
+            "ours": side(o),
+            "nginx": side(n),
+            "req_per_s_ratio": rps_ratio,
+            "mib_per_s_ratio": mib_ratio,
+        }));
+    }
+    let Some(path) = &options.json else {
+        return Ok(());
+    };
+    let json = serde_json::json!({
+        "machine": machine,
+        "tools": versions,
+        "load_average": {"before": load_before, "after": load_after},
+        "connections": options.connections,
+        "threads": options.threads,
+        "duration_s": options.duration,
+        "rounds": options.rounds,
+        "rows": json_rows,
+    });
+    let text = serde_json::to_string_pretty(&json).context("serialise the results")?;
+    fs::write(path, text + "\n").with_context(|| format!("write {}", path.display()))?;
+    println!("\nwrote {}", path.display());
+    Ok(())
+}
