@@ -69,11 +69,14 @@ impl RunningServer {
 /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn serve(config: RegistryConfig) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
+    let public_url = config.public_url.clone();
     let server = start(config).await?;
-    // The line tests and scripts wait for; the URL is where the registry can be reached.
+    // The line tests and scripts wait for. Its URL is the bound socket (the real port when
+    // port 0 was asked for), even behind a proxy whose public URL only the links use.
+    let public = public_url.map_or_else(String::new, |url| format!("public URL `{url}`, "));
     eprintln_flush(&format!(
-        "modularbase registry listening on {} (data in `{}`)",
-        server.public_url,
+        "modularbase registry listening on http://{} ({public}data in `{}`)",
+        server.addr,
         data_dir.display()
     ));
     shutdown_signal().await;

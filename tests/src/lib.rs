@@ -21,4 +21,4 @@ mod registry;
 
 pub use binary::{modularbase, modularbase_bin};
 pub use pack::{Pack, PackDir};
-pub use registry::{Publisher, Stopped, TestRegistry, Upload, blob_path};
+pub use registry::{Publisher, Stopped, TestRegistry, Upload, blob_path, refusal};

@@ -44,6 +44,7 @@ pub struct Pack {
     name: String,
     domain: Option<String>,
     description: Option<String>,
+    license: Option<String>,
     base: Option<(String, Vec<String>)>,
     deps: Vec<(String, String)>,
     conflicts: Vec<(String, String)>,
@@ -61,6 +62,7 @@ impl Pack {
             name: format!("{id} pack"),
             domain: None,
             description: None,
+            license: None,
             base: None,
             deps: Vec::new(),
             conflicts: Vec::new(),
@@ -142,6 +144,12 @@ impl Pack {
         self
     }
 
+    /// Sets the licence (an SPDX expression).
+    pub fn license(mut self, spdx: &str) -> Self {
+        self.license = Some(spdx.to_owned());
+        self
+    }
+
     /// Sets the model card (`None`: no readme).
     pub fn readme(mut self, text: Option<&str>) -> Self {
         self.readme = text.map(str::to_owned);
@@ -167,6 +175,9 @@ impl Pack {
         }
         if let Some(description) = &self.description {
             let _ = writeln!(t, "description = \"{description}\"");
+        }
+        if let Some(license) = &self.license {
+            let _ = writeln!(t, "license = \"{license}\"");
         }
         if let Some((base, compat)) = &self.base {
             let _ = writeln!(t, "base = \"{base}\"\nbase_compatibility = {compat:?}");

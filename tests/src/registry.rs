@@ -52,12 +52,18 @@ impl TestRegistry {
 
     /// Starts a registry on an existing data directory (for restart tests).
     pub fn start_on(data: PathBuf, extra: &[&str]) -> Self {
-        let mut args = vec!["registry", "serve", "--addr", "127.0.0.1:0", "--data"];
-        let data_text = data.to_str().unwrap().to_owned();
-        args.push(&data_text);
-        args.extend_from_slice(extra);
-        let mut child = Command::new(modularbase_bin())
-            .args(&args)
+        let mut command = Command::new(modularbase_bin());
+        command
+            .args(["registry", "serve", "--addr", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .args(extra);
+        Self::spawn(command, data)
+    }
+
+    /// Spawns a prepared `serve` command (to test its flags and environment) and waits for
+    /// its `listening on URL` line; `data` is the data directory it serves, for `admin`.
+    pub fn spawn(mut command: Command, data: PathBuf) -> Self {
+        let mut child = command
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -97,6 +103,25 @@ impl TestRegistry {
             dir: None,
             log: rx,
         }
+    }
+
+    /// A fresh registry with `tiny_base` 1.0.0 published by `ada`.
+    pub fn with_base() -> (Self, Publisher) {
+        let registry = Self::start();
+        let ada = registry.user("ada");
+        ada.publish_ok(&Pack::base("tiny_base", "1.0.0"));
+        (registry, ada)
+    }
+
+    /// The sparse-index records of `id`, parsed (empty when the pack is unknown).
+    pub fn index(&self, id: &str) -> Vec<modularbase_pack::IndexRecord> {
+        let response = self.get(&format!("/index/{id}"));
+        if response.status() == 404 {
+            return Vec::new();
+        }
+        assert_eq!(response.status(), 200, "GET /index/{id}");
+        modularbase_pack::parse_index_lines(&id.parse().unwrap(), &response.text().unwrap())
+            .unwrap()
     }
 
     /// The process id (for signals).
@@ -342,4 +367,15 @@ pub fn blob_path(data: &Path, cksum: &Sha256Digest) -> PathBuf {
         .join(&hex[..2])
         .join(&hex[2..4])
         .join(hex)
+}
+
+/// The status and the error detail of a refused request; fails the test unless the body is
+/// the registry's `{"errors":[{"detail":…}]}` envelope with exactly one error.
+pub fn refusal(response: Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let text = response.text().unwrap();
+    let envelope: modularbase_pack::ErrorEnvelope = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("not an error envelope ({e}): {text}"));
+    assert_eq!(envelope.errors.len(), 1, "{text}");
+    (status, envelope.errors[0].detail.clone())
 }

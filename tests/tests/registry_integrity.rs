@@ -9,20 +9,12 @@ use std::net::TcpStream;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
-use modularbase_pack::{IndexRecord, Sha256Digest, parse_index_lines};
+use modularbase_pack::Sha256Digest;
 use modularbase_tests::{Pack, TestRegistry, blob_path};
-
-fn index(registry: &TestRegistry, id: &str) -> Vec<IndexRecord> {
-    let response = registry.get(&format!("/index/{id}"));
-    if response.status() == 404 {
-        return Vec::new();
-    }
-    parse_index_lines(&id.parse().unwrap(), &response.text().unwrap()).unwrap()
-}
 
 /// Every indexed version downloads and hashes to its checksum.
 fn assert_every_indexed_version_is_whole(registry: &TestRegistry, id: &str) -> usize {
-    let records = index(registry, id);
+    let records = registry.index(id);
     for record in &records {
         let download = registry.get(&format!("/api/v1/packs/{id}/{}/download", record.vers));
         assert_eq!(
@@ -92,7 +84,7 @@ fn concurrent_publishes_of_one_version_have_exactly_one_winner() {
         results.iter().all(|(s, _)| *s == 200 || *s == 409),
         "{results:?}"
     );
-    let records = index(&registry, "reasoning");
+    let records = registry.index("reasoning");
     assert_eq!(records.len(), 1);
     assert_eq!(
         records[0].cksum, winners[0].1,
@@ -163,7 +155,8 @@ fn acknowledged_publishes_survive_kill_9_at_random_moments() {
         acknowledged.extend(acked.lock().unwrap().iter().cloned());
         keep_dir = keep_dir.or(dir);
         registry = TestRegistry::start_on(data, &[]);
-        let indexed: Vec<String> = index(&registry, "reasoning")
+        let indexed: Vec<String> = registry
+            .index("reasoning")
             .iter()
             .map(|r| r.vers.to_string())
             .collect();
@@ -221,7 +214,7 @@ fn a_publish_killed_mid_upload_leaves_only_garbage_that_gc_removes() {
 
     let restarted = TestRegistry::start_on(data.clone(), &[]);
     assert!(
-        index(&restarted, "reasoning").is_empty(),
+        restarted.index("reasoning").is_empty(),
         "an unacknowledged publish must not be visible"
     );
     assert_eq!(

@@ -3,39 +3,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use modularbase_pack::{ErrorEnvelope, IndexRecord, Sha256Digest, SigningKey, parse_index_lines};
-use modularbase_tests::{Pack, Publisher, TestRegistry, Upload};
-use reqwest::blocking::Response;
-
-/// The status and the error detail of a refused request.
-fn refusal(response: Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let text = response.text().unwrap();
-    let envelope: ErrorEnvelope = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("not an error envelope ({e}): {text}"));
-    assert_eq!(envelope.errors.len(), 1, "{text}");
-    (status, envelope.errors[0].detail.clone())
-}
-
-fn index(registry: &TestRegistry, id: &str) -> Vec<IndexRecord> {
-    let response = registry.get(&format!("/index/{id}"));
-    if response.status() == 404 {
-        return Vec::new();
-    }
-    parse_index_lines(&id.parse().unwrap(), &response.text().unwrap()).unwrap()
-}
-
-/// A registry with `tiny_base` 1.0.0 published by `ada`.
-fn with_base() -> (TestRegistry, Publisher) {
-    let registry = TestRegistry::start();
-    let ada = registry.user("ada");
-    ada.publish_ok(&Pack::base("tiny_base", "1.0.0"));
-    (registry, ada)
-}
+use modularbase_pack::{Sha256Digest, SigningKey};
+use modularbase_tests::{Pack, TestRegistry, Upload, refusal};
 
 #[test]
 fn a_published_pack_appears_in_the_index_signed_and_downloadable() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let pack = Pack::domain("reasoning", "1.1.0").fallback(&["general_chat"]);
     let upload = ada.prepare(&pack);
     let response = ada.send(upload.body());
@@ -44,7 +17,7 @@ fn a_published_pack_appears_in_the_index_signed_and_downloadable() {
     assert_eq!(body["id"], "reasoning");
     assert_eq!(body["vers"], "1.1.0");
 
-    let records = index(&registry, "reasoning");
+    let records = registry.index("reasoning");
     assert_eq!(records.len(), 1);
     let record = &records[0];
     assert_eq!(
@@ -72,7 +45,7 @@ fn a_published_pack_appears_in_the_index_signed_and_downloadable() {
 
 #[test]
 fn refused_without_a_token() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let body = ada.prepare(&Pack::domain("reasoning", "1.0.0")).body();
     let response = registry
         .client()
@@ -83,12 +56,12 @@ fn refused_without_a_token() {
     let (status, detail) = refusal(response);
     assert_eq!(status, 401);
     assert!(detail.contains("needs an API token"), "{detail}");
-    assert!(index(&registry, "reasoning").is_empty());
+    assert!(registry.index("reasoning").is_empty());
 }
 
 #[test]
 fn refused_with_an_invalid_token() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let forged = format!("{}x", ada.token);
     let (status, detail) = refusal(
         ada.with_token(&forged)
@@ -101,12 +74,12 @@ fn refused_with_an_invalid_token() {
             .publish(&Pack::domain("reasoning", "1.0.0")),
     );
     assert_eq!(status, 401);
-    assert!(index(&registry, "reasoning").is_empty());
+    assert!(registry.index("reasoning").is_empty());
 }
 
 #[test]
 fn refused_with_a_revoked_token() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let out = registry.admin(&["token", "revoke", &ada.token]);
     assert!(
         out.status.success(),
@@ -120,17 +93,17 @@ fn refused_with_a_revoked_token() {
 
 #[test]
 fn refused_when_the_token_lacks_publish_new() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let yank_only = ada.with_token(&registry.token("ada", &["yank"]));
     let (status, detail) = refusal(yank_only.publish(&Pack::domain("reasoning", "1.0.0")));
     assert_eq!(status, 403);
     assert!(detail.contains("lacks the `publish-new` scope"), "{detail}");
-    assert!(index(&registry, "reasoning").is_empty());
+    assert!(registry.index("reasoning").is_empty());
 }
 
 #[test]
 fn refused_when_the_token_lacks_publish_update() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let new_only = ada.with_token(&registry.token("ada", &["publish-new"]));
     let (status, detail) = refusal(new_only.publish(&Pack::base("tiny_base", "1.1.0")));
     assert_eq!(status, 403);
@@ -138,33 +111,33 @@ fn refused_when_the_token_lacks_publish_update() {
         detail.contains("lacks the `publish-update` scope"),
         "{detail}"
     );
-    assert_eq!(index(&registry, "tiny_base").len(), 1);
+    assert_eq!(registry.index("tiny_base").len(), 1);
 }
 
 #[test]
 fn refused_when_someone_else_owns_the_pack() {
-    let (registry, _ada) = with_base();
+    let (registry, _ada) = TestRegistry::with_base();
     let bob = registry.user("bob");
     let (status, detail) = refusal(bob.publish(&Pack::base("tiny_base", "1.1.0")));
     assert_eq!(status, 403);
     assert!(detail.contains("`bob` is not an owner"), "{detail}");
-    assert_eq!(index(&registry, "tiny_base").len(), 1);
+    assert_eq!(registry.index("tiny_base").len(), 1);
 }
 
 #[test]
 fn refused_when_the_key_is_not_registered() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let stranger = ada.with_key(SigningKey::generate());
     let (status, detail) = refusal(stranger.publish(&Pack::domain("reasoning", "1.0.0")));
     assert_eq!(status, 403);
     assert!(detail.contains("is not registered to `ada`"), "{detail}");
     assert!(detail.contains("modularbase key register"), "{detail}");
-    assert!(index(&registry, "reasoning").is_empty());
+    assert!(registry.index("reasoning").is_empty());
 }
 
 #[test]
 fn refused_when_the_key_was_revoked() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let fingerprint = ada.key.public_key().fingerprint();
     let response = ada
         .request(
@@ -177,12 +150,12 @@ fn refused_when_the_key_was_revoked() {
     let (status, detail) = refusal(ada.publish(&Pack::domain("reasoning", "1.0.0")));
     assert_eq!(status, 403);
     assert!(detail.contains("or was revoked"), "{detail}");
-    assert!(index(&registry, "reasoning").is_empty());
+    assert!(registry.index("reasoning").is_empty());
 }
 
 #[test]
 fn refused_when_the_signature_does_not_verify() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let mut upload: Upload = ada.prepare(&Pack::domain("reasoning", "1.0.0"));
     upload.metadata.sig = ada.key.sign_pack(
         &upload.metadata.id,
@@ -192,12 +165,12 @@ fn refused_when_the_signature_does_not_verify() {
     let (status, detail) = refusal(ada.send(upload.body()));
     assert_eq!(status, 400);
     assert!(detail.contains("does not verify against key"), "{detail}");
-    assert!(index(&registry, "reasoning").is_empty());
+    assert!(registry.index("reasoning").is_empty());
 }
 
 #[test]
 fn refused_when_the_checksum_does_not_match_the_bytes() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let honest = ada.prepare(&Pack::domain("reasoning", "1.0.0"));
     // Signed metadata for one archive, bytes of another (a corrupted or swapped upload).
     let other = ada.prepare(&Pack::domain("reasoning", "1.0.0").description("different bytes"));
@@ -208,12 +181,12 @@ fn refused_when_the_checksum_does_not_match_the_bytes() {
     let (status, detail) = refusal(ada.send(swapped.body()));
     assert_eq!(status, 400);
     assert!(detail.starts_with("checksum mismatch"), "{detail}");
-    assert!(index(&registry, "reasoning").is_empty());
+    assert!(registry.index("reasoning").is_empty());
 }
 
 #[test]
 fn refused_when_the_archive_holds_another_version() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let mut upload = ada.prepare(&Pack::domain("reasoning", "1.0.0"));
     upload.metadata.vers = "2.0.0".parse().unwrap();
     upload.metadata.sig = ada.key.sign_pack(
@@ -224,12 +197,12 @@ fn refused_when_the_archive_holds_another_version() {
     let (status, detail) = refusal(ada.send(upload.body()));
     assert_eq!(status, 400);
     assert!(detail.contains("the archive is refused: the archive's manifest says version `1.0.0` but `2.0.0` was expected"), "{detail}");
-    assert!(index(&registry, "reasoning").is_empty());
+    assert!(registry.index("reasoning").is_empty());
 }
 
 #[test]
 fn refused_when_the_archive_is_hostile() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let mut upload = ada.prepare(&Pack::domain("reasoning", "1.0.0"));
     upload.archive.extend_from_slice(b"smuggled");
     upload.metadata.cksum = Sha256Digest::of(&upload.archive);
@@ -244,12 +217,12 @@ fn refused_when_the_archive_is_hostile() {
         detail.contains("unexpected data after the end of the compressed stream"),
         "{detail}"
     );
-    assert!(index(&registry, "reasoning").is_empty());
+    assert!(registry.index("reasoning").is_empty());
 }
 
 #[test]
 fn refused_when_the_version_exists_even_if_yanked() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     ada.publish_ok(&Pack::domain("reasoning", "1.0.0"));
     let (status, detail) =
         refusal(ada.publish(&Pack::domain("reasoning", "1.0.0").description("new bytes")));
@@ -270,14 +243,14 @@ fn refused_when_the_version_exists_even_if_yanked() {
     let (status, _) =
         refusal(ada.publish(&Pack::domain("reasoning", "1.0.0").description("new bytes")));
     assert_eq!(status, 409, "yanking must not free a version");
-    let records = index(&registry, "reasoning");
+    let records = registry.index("reasoning");
     assert_eq!(records.len(), 1);
     assert!(records[0].yanked);
 }
 
 #[test]
 fn refused_when_a_dependency_is_missing_or_out_of_range() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let (status, detail) =
         refusal(ada.publish(&Pack::domain("python_code", "1.0.0").dep("reasoning", ">=1.1")));
     assert_eq!(status, 400);
@@ -293,7 +266,7 @@ fn refused_when_a_dependency_is_missing_or_out_of_range() {
     assert_eq!(status, 400);
     ada.publish_ok(&Pack::domain("reasoning", "1.1.0"));
     ada.publish_ok(&Pack::domain("python_code", "1.0.0").dep("reasoning", ">=1.1"));
-    assert!(index(&registry, "python_code").len() == 1);
+    assert!(registry.index("python_code").len() == 1);
 }
 
 #[test]
@@ -322,12 +295,12 @@ fn refused_when_the_body_exceeds_the_limit() {
     let (status, detail) = refusal(ada.publish(&big));
     assert_eq!(status, 413);
     assert!(detail.contains("limit of 4096 bytes"), "{detail}");
-    assert!(index(&registry, "reasoning").is_empty());
+    assert!(registry.index("reasoning").is_empty());
 }
 
 #[test]
 fn refused_when_the_body_is_malformed() {
-    let (registry, ada) = with_base();
+    let (registry, ada) = TestRegistry::with_base();
     let (status, detail) = refusal(ada.send(vec![1, 0]));
     assert_eq!(status, 400);
     assert!(detail.contains("ends before its metadata"), "{detail}");
@@ -343,12 +316,12 @@ fn refused_when_the_body_is_malformed() {
         refusal(ada.send([&8u32.to_le_bytes()[..], b"not json", &0u32.to_le_bytes()].concat()));
     assert_eq!(status, 400);
     assert!(detail.contains("metadata is invalid"), "{detail}");
-    assert!(index(&registry, "reasoning").is_empty());
+    assert!(registry.index("reasoning").is_empty());
 }
 
 #[test]
 fn refused_with_build_metadata_in_the_version() {
-    let (_registry, ada) = with_base();
+    let (_registry, ada) = TestRegistry::with_base();
     let (status, detail) = refusal(ada.publish(&Pack::domain("reasoning", "1.0.0+build.7")));
     assert_eq!(status, 400);
     assert!(detail.contains("build metadata"), "{detail}");

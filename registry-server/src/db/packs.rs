@@ -360,7 +360,11 @@ impl Db {
     pub(crate) async fn search(&self, q: &SearchQuery) -> sqlx::Result<(Vec<PackRow>, i64)> {
         let select = match q.sort {
             SearchSort::Downloads => search_select!("downloads DESC, name"),
-            SearchSort::Recent => search_select!("updated_at DESC, name"),
+            // `updated_at` has one-second resolution; the newest version row breaks ties
+            // so packs published within the same second still come newest first.
+            SearchSort::Recent => search_select!(
+                "updated_at DESC, (SELECT MAX(v.id) FROM versions v WHERE v.pack_id = packs.id) DESC, name"
+            ),
             SearchSort::Name => search_select!("name"),
         };
         let escaped = q

@@ -12,6 +12,7 @@ mod yank;
 use axum::Router;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{delete, get, post, put};
 use modularbase_pack::PackId;
 use semver::Version;
@@ -52,6 +53,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(keys)
         .merge(operations)
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track,
@@ -61,6 +63,17 @@ pub(crate) fn router(state: AppState) -> Router {
 
 async fn not_found() -> AppError {
     AppError::not_found("no such endpoint; the API lives under /api/v1 and the index under /index")
+}
+
+/// A known path with the wrong method: still our envelope (axum keeps the `Allow` header).
+async fn method_not_allowed(method: Method, uri: Uri) -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "`{method} {}` is not supported; the `Allow` header lists the methods that are",
+            uri.path()
+        ),
+    )
 }
 
 /// Parses a pack id from a URL, refusing with 400.
