@@ -343,3 +343,15 @@ fn a_wrong_method_on_a_known_endpoint_is_a_405_envelope() {
         "{detail}"
     );
 }
+
+#[test]
+fn a_head_request_is_not_counted_as_a_download() {
+    let (registry, _ada) = TestRegistry::with_base();
+    let url = format!("{}/api/v1/packs/tiny_base/1.0.0/download", registry.url);
+    let head = registry.client().head(&url).send().unwrap();
+    assert_eq!(head.status(), 200);
+    assert!(head.headers().contains_key("content-length"));
+    assert_eq!(details(&registry, "tiny_base").downloads, 0);
+    assert_eq!(download(&registry, "tiny_base", "1.0.0").status(), 200);
+    assert_eq!(details(&registry, "tiny_base").downloads, 1);
+}

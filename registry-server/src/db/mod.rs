@@ -21,6 +21,8 @@ const DB_FILE: &str = "registry.sqlite3";
 #[derive(Debug, Clone)]
 pub(crate) struct Db {
     pool: SqlitePool,
+    /// Download counters: commits that do not wait for the disk (see `count_download`).
+    counters: SqlitePool,
 }
 
 impl Db {
@@ -39,10 +41,16 @@ impl Db {
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        // In WAL mode NORMAL still survives a process crash; only a power loss may drop the
+        // newest counts, and the next FULL commit (a publish) syncs them too.
+        let counters = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.synchronous(SqliteSynchronous::Normal))
+            .await?;
+        Ok(Self { pool, counters })
     }
 
     /// Checks the database answers.
@@ -55,6 +63,7 @@ impl Db {
 
     /// Closes every connection (checkpointing the WAL).
     pub(crate) async fn close(&self) {
+        self.counters.close().await;
         self.pool.close().await;
     }
 }

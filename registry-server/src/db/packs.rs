@@ -82,7 +82,6 @@ fn pack_row(t: PackTuple) -> PackRow {
 #[derive(Debug, Clone)]
 pub(crate) struct VersionRow {
     pub(crate) num: Version,
-    pub(crate) record: String,
     pub(crate) yanked: bool,
     pub(crate) cksum: String,
     pub(crate) size: i64,
@@ -91,8 +90,8 @@ pub(crate) struct VersionRow {
     pub(crate) key_fingerprint: String,
 }
 
-/// num, record, yanked, cksum, size, downloads, created_at, key fingerprint.
-type VersionTuple = (String, String, bool, String, i64, i64, String, String);
+/// num, yanked, cksum, size, downloads, created_at, key fingerprint.
+type VersionTuple = (String, bool, String, i64, i64, String, String);
 
 /// Everything a publish writes.
 pub(crate) struct NewVersion<'a> {
@@ -158,7 +157,7 @@ impl Db {
     /// Every version of the pack, oldest first (semver order).
     pub(crate) async fn versions(&self, pack_id: i64) -> sqlx::Result<Vec<VersionRow>> {
         let rows: Vec<VersionTuple> = sqlx::query_as(
-            "SELECT v.num, v.record, v.yanked, v.cksum, v.size, v.downloads, v.created_at, k.fingerprint
+            "SELECT v.num, v.yanked, v.cksum, v.size, v.downloads, v.created_at, k.fingerprint
              FROM versions v JOIN keys k ON k.id = v.key_id WHERE v.pack_id = ?",
         )
         .bind(pack_id)
@@ -167,10 +166,9 @@ impl Db {
         let mut versions: Vec<VersionRow> = rows
             .into_iter()
             .filter_map(
-                |(num, record, yanked, cksum, size, downloads, created_at, key_fingerprint)| {
+                |(num, yanked, cksum, size, downloads, created_at, key_fingerprint)| {
                     Some(VersionRow {
                         num: num.parse().ok()?,
-                        record,
                         yanked,
                         cksum,
                         size,
@@ -288,33 +286,55 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The archive checksum and size of `name@num`, counting one download.
-    pub(crate) async fn record_download(
+    /// The version id, archive checksum and size of `name@num`.
+    pub(crate) async fn archive_of(
         &self,
         name: &str,
         num: &Version,
-    ) -> sqlx::Result<Option<(String, i64)>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row: Option<(i64, i64, String, i64)> = sqlx::query_as(
-            "SELECT v.id, v.pack_id, v.cksum, v.size FROM versions v JOIN packs p ON p.id = v.pack_id WHERE p.name = ? AND v.num = ?",
+    ) -> sqlx::Result<Option<(i64, String, i64)>> {
+        sqlx::query_as(
+            "SELECT v.id, v.cksum, v.size FROM versions v JOIN packs p ON p.id = v.pack_id WHERE p.name = ? AND v.num = ?",
         )
         .bind(name)
         .bind(num.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((version_id, pack_id, cksum, size)) = row else {
-            return Ok(None);
-        };
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Counts one download of version `version_id` (and of its pack).
+    ///
+    /// Runs on the counter connection, which commits without waiting for the disk: a crash
+    /// of the machine may lose the last few counts, never a publish.
+    pub(crate) async fn count_download(&self, version_id: i64) -> sqlx::Result<()> {
+        let mut tx = self.counters.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("UPDATE versions SET downloads = downloads + 1 WHERE id = ?")
             .bind(version_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE packs SET downloads = downloads + 1 WHERE id = ?")
-            .bind(pack_id)
+        sqlx::query("UPDATE packs SET downloads = downloads + 1 WHERE id = (SELECT pack_id FROM versions WHERE id = ?)")
+            .bind(version_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(Some((cksum, size)))
+        tx.commit().await
+    }
+
+    /// The sparse-index rows of pack `name` (record, yanked), oldest first, in one query.
+    pub(crate) async fn index_rows(&self, name: &str) -> sqlx::Result<Vec<(String, bool)>> {
+        let rows: Vec<(String, String, bool)> = sqlx::query_as(
+            "SELECT v.num, v.record, v.yanked FROM versions v JOIN packs p ON p.id = v.pack_id WHERE p.name = ?",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut rows: Vec<(Version, String, bool)> = rows
+            .into_iter()
+            .filter_map(|(num, record, yanked)| Some((num.parse().ok()?, record, yanked)))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(rows
+            .into_iter()
+            .map(|(_, record, yanked)| (record, yanked))
+            .collect())
     }
 
     /// Logins of the pack's owners, alphabetically.

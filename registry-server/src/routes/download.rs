@@ -2,6 +2,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::http::Method;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use modularbase_pack::{Sha256Digest, archive_file_name};
@@ -13,24 +14,29 @@ use crate::error::{AppError, AppResult};
 /// Streams the archive with its exact Content-Length and counts the download.
 pub(crate) async fn download(
     State(state): State<AppState>,
+    method: Method,
     Path((id, vers)): Path<(String, String)>,
 ) -> AppResult<Response> {
     let id = super::pack_id(&id)?;
     let vers = super::version(&vers)?;
-    let (cksum, size) = state
+    let (version_id, cksum, size) = state
         .db
-        .record_download(id.as_str(), &vers)
+        .archive_of(id.as_str(), &vers)
         .await?
         .ok_or_else(|| AppError::not_found(format!("`{id}@{vers}` is not published here")))?;
     let digest: Sha256Digest = cksum.parse().map_err(AppError::internal)?;
     let file = tokio::fs::File::open(state.blobs.path(&digest))
         .await
         .map_err(|e| AppError::internal(format!("blob {cksum} of {id}@{vers}: {e}")))?;
-    state.metrics.downloads.inc();
-    state
-        .metrics
-        .bytes_served
-        .inc_by(u64::try_from(size).unwrap_or(0));
+    // HEAD (which axum answers with this handler, minus the body) is not a download.
+    if method != Method::HEAD {
+        state.db.count_download(version_id).await?;
+        state.metrics.downloads.inc();
+        state
+            .metrics
+            .bytes_served
+            .inc_by(u64::try_from(size).unwrap_or(0));
+    }
     let name = archive_file_name(&id, &vers);
     Ok((
         [

@@ -27,17 +27,17 @@ pub(crate) async fn records(
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let id = super::pack_id(&id)?;
-    let missing = || AppError::not_found(format!("no pack named `{id}` is published here"));
-    let pack = state.db.pack(id.as_str()).await?.ok_or_else(missing)?;
-    let versions = state.db.versions(pack.id).await?;
-    if versions.is_empty() {
-        return Err(missing());
+    let rows = state.db.index_rows(id.as_str()).await?;
+    if rows.is_empty() {
+        return Err(AppError::not_found(format!(
+            "no pack named `{id}` is published here"
+        )));
     }
     let mut body = String::new();
-    for version in versions {
+    for (record, yanked) in rows {
         let mut record: serde_json::Value =
-            serde_json::from_str(&version.record).map_err(AppError::internal)?;
-        record["yanked"] = serde_json::Value::Bool(version.yanked);
+            serde_json::from_str(&record).map_err(AppError::internal)?;
+        record["yanked"] = serde_json::Value::Bool(yanked);
         body.push_str(&record.to_string());
         body.push('\n');
     }

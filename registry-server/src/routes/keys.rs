@@ -32,6 +32,15 @@ pub(crate) async fn register(
         return Ok(Json(existing.info));
     }
     if !state.db.insert_key(caller.user_id, &request.key).await? {
+        // Lost a race: the same user registering the same key twice at once is fine.
+        if let Some(row) = state
+            .db
+            .key(&request.key)
+            .await?
+            .filter(|r| r.user_id == caller.user_id)
+        {
+            return Ok(Json(row.info));
+        }
         return Err(AppError::conflict(format!(
             "key {} is registered to another user",
             request.key.fingerprint()
