@@ -18,6 +18,20 @@ pub struct RunningServer {
     state: AppState,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    flusher: JoinHandle<()>,
+}
+
+/// How often counted downloads are written to the database.
+const DOWNLOAD_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn flush_downloads_periodically(state: AppState) {
+    let mut tick = tokio::time::interval(DOWNLOAD_FLUSH_INTERVAL);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.db.flush_downloads().await {
+            tracing::warn!("could not save download counts: {e}");
+        }
+    }
 }
 
 /// Opens the data directory, binds, and serves in a background task.
@@ -39,6 +53,7 @@ pub async fn start(config: RegistryConfig) -> anyhow::Result<RunningServer> {
             )
         })?;
     let app = crate::routes::router(state.clone());
+    let flusher = tokio::spawn(flush_downloads_periodically(state.clone()));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -53,6 +68,7 @@ pub async fn start(config: RegistryConfig) -> anyhow::Result<RunningServer> {
         state,
         stop,
         task,
+        flusher,
     })
 }
 
@@ -61,6 +77,7 @@ impl RunningServer {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
         self.task.await??;
+        self.flusher.abort();
         self.state.db.close().await;
         Ok(())
     }

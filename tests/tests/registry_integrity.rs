@@ -296,3 +296,24 @@ fn sigterm_lets_an_in_flight_publish_finish() {
     );
     drop(dir);
 }
+
+#[test]
+fn download_counts_are_saved_when_the_server_stops() {
+    let (registry, _ada) = TestRegistry::with_base();
+    for _ in 0..3 {
+        assert_eq!(
+            registry
+                .get("/api/v1/packs/tiny_base/1.0.0/download")
+                .status(),
+            200
+        );
+    }
+    let (status, _log, data, dir) = registry.terminate();
+    assert!(status.success());
+    let restarted = TestRegistry::start_on(data, &[]);
+    let details: modularbase_pack::PackDetails =
+        restarted.get("/api/v1/packs/tiny_base").json().unwrap();
+    assert_eq!(details.downloads, 3);
+    assert_eq!(details.versions[0].downloads, 3);
+    drop(dir);
+}

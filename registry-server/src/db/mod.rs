@@ -6,7 +6,9 @@ mod keys;
 mod packs;
 mod users;
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::SqlitePool;
@@ -21,8 +23,10 @@ const DB_FILE: &str = "registry.sqlite3";
 #[derive(Debug, Clone)]
 pub(crate) struct Db {
     pool: SqlitePool,
-    /// Download counters: commits that do not wait for the disk (see `count_download`).
+    /// Download counters: commits that do not wait for the disk (see `flush_downloads`).
     counters: SqlitePool,
+    /// Downloads counted since the last flush, by version id.
+    pending_downloads: Arc<Mutex<HashMap<i64, u64>>>,
 }
 
 impl Db {
@@ -50,7 +54,11 @@ impl Db {
             .max_connections(1)
             .connect_with(options.synchronous(SqliteSynchronous::Normal))
             .await?;
-        Ok(Self { pool, counters })
+        Ok(Self {
+            pool,
+            counters,
+            pending_downloads: Arc::default(),
+        })
     }
 
     /// Checks the database answers.
@@ -63,6 +71,9 @@ impl Db {
 
     /// Closes every connection (checkpointing the WAL).
     pub(crate) async fn close(&self) {
+        if let Err(e) = self.flush_downloads().await {
+            tracing::warn!("download counts not saved at shutdown: {e}");
+        }
         self.counters.close().await;
         self.pool.close().await;
     }

@@ -301,20 +301,45 @@ impl Db {
         .await
     }
 
-    /// Counts one download of version `version_id` (and of its pack).
+    /// Counts one download of version `version_id` in memory; [`Db::flush_downloads`]
+    /// writes the counts (periodically, before counts are read, and at shutdown).
+    pub(crate) fn count_download(&self, version_id: i64) {
+        let mut pending = self
+            .pending_downloads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *pending.entry(version_id).or_default() += 1;
+    }
+
+    /// Writes the downloads counted since the last flush in one transaction.
     ///
     /// Runs on the counter connection, which commits without waiting for the disk: a crash
-    /// of the machine may lose the last few counts, never a publish.
-    pub(crate) async fn count_download(&self, version_id: i64) -> sqlx::Result<()> {
+    /// may lose the last second of counts, never a publish.
+    pub(crate) async fn flush_downloads(&self) -> sqlx::Result<()> {
+        let pending: Vec<(i64, u64)> = {
+            let mut map = self
+                .pending_downloads
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.drain().collect()
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.counters.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("UPDATE versions SET downloads = downloads + 1 WHERE id = ?")
-            .bind(version_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE packs SET downloads = downloads + 1 WHERE id = (SELECT pack_id FROM versions WHERE id = ?)")
-            .bind(version_id)
-            .execute(&mut *tx)
-            .await?;
+        for (version_id, count) in &pending {
+            let count = i64::try_from(*count).unwrap_or(i64::MAX);
+            sqlx::query("UPDATE versions SET downloads = downloads + ? WHERE id = ?")
+                .bind(count)
+                .bind(version_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE packs SET downloads = downloads + ? WHERE id = (SELECT pack_id FROM versions WHERE id = ?)")
+                .bind(count)
+                .bind(version_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await
     }
 

@@ -30,7 +30,7 @@ pub(crate) async fn download(
         .map_err(|e| AppError::internal(format!("blob {cksum} of {id}@{vers}: {e}")))?;
     // HEAD (which axum answers with this handler, minus the body) is not a download.
     if method != Method::HEAD {
-        state.db.count_download(version_id).await?;
+        state.db.count_download(version_id);
         state.metrics.downloads.inc();
         state
             .metrics

@@ -112,6 +112,7 @@ pub(crate) async fn search(
     ApiQuery(params): ApiQuery<SearchParams>,
 ) -> AppResult<Json<SearchResponse>> {
     let query = params.validate()?;
+    state.db.flush_downloads().await?;
     let (rows, total) = state.db.search(&query).await?;
     let mut packs = Vec::with_capacity(rows.len());
     for row in rows {
@@ -145,6 +146,7 @@ pub(crate) async fn details(
     Path(id): Path<String>,
 ) -> AppResult<Json<PackDetails>> {
     let id = super::pack_id(&id)?;
+    state.db.flush_downloads().await?;
     let row =
         state.db.pack(id.as_str()).await?.ok_or_else(|| {
             AppError::not_found(format!("no pack named `{id}` is published here"))
