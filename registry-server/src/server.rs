@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use axum::serve::ListenerExt;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -56,6 +57,13 @@ pub async fn start(config: RegistryConfig) -> anyhow::Result<RunningServer> {
     let flusher = tokio::spawn(flush_downloads_periodically(state.clone()));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
+        // Responses go out as headers then body; without TCP_NODELAY a small body waits for
+        // the client's delayed ACK (~40 ms).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("could not set TCP_NODELAY: {e}");
+            }
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = stopped.await;
