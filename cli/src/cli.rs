@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use modularbase_pack::PackId;
 
 /// Build, share and run small modular language models: a frozen base core plus domain
 /// packs, published and installed the way cargo handles crates.
@@ -26,6 +27,150 @@ pub enum Command {
     /// Self-host a registry: serve it, manage users and tokens, collect garbage.
     #[command(subcommand)]
     Registry(modularbase_registry::RegistryCommand),
+    /// Create base cores.
+    #[command(subcommand)]
+    Base(BaseCommand),
+    /// Answer a prompt with the base and the best-matching pack.
+    ///
+    /// The prompt is routed to a pack (by the router pack, or by matching pack keys), the
+    /// pack is loaded under the memory budget (falling back along its chain if it cannot
+    /// be), and the answer is generated.
+    ///
+    /// Example: modularbase run "def fib(n):" --base ./tiny_base --pack ./python_code --debug
+    Run(RunArgs),
+    /// Show the memory dashboard: base, router and packs against the budget.
+    ///
+    /// Example: modularbase monitor --base ./tiny_base --pack ./python_code --budget 1GiB
+    Monitor(MonitorArgs),
+}
+
+/// `modularbase base …`.
+#[derive(Debug, Subcommand)]
+pub enum BaseCommand {
+    /// Write a new, randomly initialised base pack directory (pack.toml, README, weights.gguf).
+    ///
+    /// Example: modularbase base init --id tiny_base --version 1.0.0 --out ./tiny_base
+    Init(BaseInitArgs),
+}
+
+/// Arguments of `base init`.
+#[derive(Debug, Args)]
+pub struct BaseInitArgs {
+    /// The base family id.
+    #[arg(long)]
+    pub id: PackId,
+    /// Its version.
+    #[arg(long)]
+    pub version: semver::Version,
+    /// The directory to create.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Width of the hidden stream.
+    #[arg(long, default_value_t = 128)]
+    pub hidden: usize,
+    /// Transformer blocks.
+    #[arg(long, default_value_t = 4)]
+    pub layers: usize,
+    /// Attention heads.
+    #[arg(long, default_value_t = 4)]
+    pub heads: usize,
+    /// Key/value heads (default: as many as heads).
+    #[arg(long)]
+    pub kv_heads: Option<usize>,
+    /// Feed-forward width (default: about 8/3 of hidden).
+    #[arg(long)]
+    pub ffn: Option<usize>,
+    /// Longest context in tokens.
+    #[arg(long, default_value_t = 512)]
+    pub context: usize,
+    /// Seed of the random initialisation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// The base and packs a command runs over.
+#[derive(Debug, Args)]
+pub struct PackSetArgs {
+    /// The base pack directory.
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+    /// A pack directory to use (repeatable), or the id of a pack to force instead of routing.
+    #[arg(long = "pack", value_name = "DIR|ID")]
+    pub packs: Vec<String>,
+    /// Memory budget for base, router and loaded packs (e.g. 4GiB, 512MiB).
+    #[arg(long, default_value = "4GiB")]
+    pub budget: Bytes,
+    /// Where to run: cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The prompt.
+    pub prompt: String,
+    #[command(flatten)]
+    pub set: PackSetArgs,
+    /// Most tokens to generate.
+    #[arg(long, default_value_t = 64)]
+    pub max_tokens: usize,
+    /// Sampling temperature; 0 always picks the most likely token.
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f64,
+    /// Nucleus sampling: the probability mass to sample from.
+    #[arg(long, default_value_t = 0.95)]
+    pub top_p: f64,
+    /// Seed of the sampler.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Show routing scores, the chosen pack, expert usage, cache events and fallbacks.
+    #[arg(long)]
+    pub debug: bool,
+    /// Show the memory dashboard after answering.
+    #[arg(long)]
+    pub monitor: bool,
+}
+
+/// Arguments of `monitor`.
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    #[command(flatten)]
+    pub set: PackSetArgs,
+}
+
+/// A byte count given as `4GiB`, `512MiB`, `100KB` or plain bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bytes(pub u64);
+
+impl std::str::FromStr for Bytes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let number: f64 = number
+            .parse()
+            .map_err(|_| format!("`{s}` is not a size such as 4GiB or 512MiB"))?;
+        let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1.0,
+            "k" | "kb" => 1e3,
+            "m" | "mb" => 1e6,
+            "g" | "gb" => 1e9,
+            "kib" => 1024.0,
+            "mib" => 1024.0 * 1024.0,
+            "gib" => 1024.0 * 1024.0 * 1024.0,
+            "tib" => 1024.0f64.powi(4),
+            other => {
+                return Err(format!(
+                    "`{other}` is not a size unit; use B, KiB, MiB, GiB, KB, MB or GB"
+                ));
+            }
+        };
+        Ok(Self((number * scale).round() as u64))
+    }
 }
 
 /// `modularbase pack …`.

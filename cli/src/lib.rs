@@ -6,8 +6,8 @@ mod commands;
 mod ops;
 mod printer;
 
-pub use cli::{Cli, Command, PackCommand};
-pub use ops::{BuiltArchive, build_pack, inspect_pack};
+pub use cli::{BaseCommand, Bytes, Cli, Command, PackCommand};
+pub use ops::{BuiltArchive, build_pack, inspect_pack, open_runtime};
 pub use printer::Printer;
 
 /// Runs one parsed command line.
@@ -16,5 +16,8 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Pack(PackCommand::Build(args)) => commands::pack_build::run(&args, printer),
         Command::Pack(PackCommand::Inspect(args)) => commands::pack_inspect::run(&args, printer),
         Command::Registry(command) => modularbase_registry::run_command(command),
+        Command::Base(BaseCommand::Init(args)) => commands::base_init::run(&args, printer),
+        Command::Run(args) => commands::run::run(&args, printer),
+        Command::Monitor(args) => commands::monitor::run(&args, printer),
     }
 }

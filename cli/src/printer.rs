@@ -21,6 +21,23 @@ impl Printer {
         }
     }
 
+    /// The command's product (generated text, a dashboard) on stdout, even with `--quiet`.
+    pub fn output(&self, text: impl AsRef<str>) {
+        println!("{}", text.as_ref());
+    }
+
+    /// Diagnostic detail on stderr (`--debug`, notes), silenced by `--quiet`.
+    pub fn note(&self, text: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", text.as_ref().trim_end());
+        }
+    }
+
+    /// Something the user must know (a pack replaced by its fallback), always shown.
+    pub fn warn(&self, text: impl AsRef<str>) {
+        eprintln!("warning: {}", text.as_ref());
+    }
+
     /// An error with its whole chain of causes, cargo style.
     pub fn error(&self, err: &anyhow::Error) {
         eprintln!("error: {err}");
@@ -30,18 +47,4 @@ impl Printer {
     }
 }
 
-/// Bytes as a short human figure (`2.5 MiB`).
-pub(crate) fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub(crate) use modularbase_runtime::human_bytes;

@@ -16,19 +16,38 @@
 //! ```
 
 mod base;
+mod cache;
 mod config;
+mod device;
 mod error;
+mod fallback;
 mod generate;
 mod gguf;
 mod init;
 mod moe;
+mod monitor;
 mod pack_module;
+mod predictor;
+mod router;
+mod scaffold;
+mod session;
 mod tokenizer;
 
 pub use base::{BaseModel, BaseWeights, HiddenPlug};
+pub use cache::{CacheError, CacheEvent, CacheStats, GetError, PackCache, ResidentPart, Sized64};
 pub use config::BaseConfig;
+pub use device::{PickedDevice, cuda_compiled, pick_device};
 pub use error::{Result, RuntimeError};
+pub use fallback::{
+    BaseInfo, GENERAL_CHAT, InstalledPack, LoadFailure, Loaded, Substitution, fallback_chain,
+    load_pack_module, load_with_fallback,
+};
 pub use generate::{Sampling, generate, sample_token};
 pub use gguf::{read_base_gguf, write_base_gguf};
-pub use pack_module::{PackConfig, PackModule, PackWeights};
+pub use monitor::{ComponentRow, ComponentState, MonitorView, human_bytes};
+pub use pack_module::{PackConfig, PackModule, PackWeights, read_pack_key};
+pub use predictor::Predictor;
+pub use router::{DEFAULT_THRESHOLD, Route, RouteScore, Router};
+pub use scaffold::{README_FILE, base_manifest, write_base_dir, write_pack_dir};
+pub use session::{RunOptions, RunReport, Runtime};
 pub use tokenizer::{BOS, ByteTokenizer, EOS, VOCAB_SIZE};

@@ -257,6 +257,15 @@ impl PackWeights {
     }
 }
 
+/// Reads only a pack's routing key (`[hidden]`), without loading the rest.
+pub fn read_pack_key(path: &Path) -> Result<Tensor> {
+    let mut file = GgufFile::open(path, "pack")?;
+    let hidden = file.usize("modularbase.hidden_size")?;
+    Ok(file
+        .tensor("pack.key", &[hidden])?
+        .dequantize(&Device::Cpu)?)
+}
+
 /// A pack loaded on a device, ready to plug into a base.
 pub struct PackModule {
     config: PackConfig,

@@ -1,0 +1,84 @@
+//! `modularbase run "PROMPT"`: route the prompt, load the pack under the budget (with
+//! fallback), generate, and report what happened.
+
+use modularbase_runtime::{CacheEvent, Route, RunOptions, RunReport, Sampling};
+
+use crate::cli::RunArgs;
+use crate::printer::Printer;
+
+/// Answers one prompt.
+pub(crate) fn run(args: &RunArgs, printer: &Printer) -> anyhow::Result<()> {
+    let (mut runtime, forced) = crate::ops::open_runtime(&args.set, printer)?;
+    let options = RunOptions {
+        max_tokens: args.max_tokens,
+        sampling: Sampling {
+            temperature: args.temperature,
+            top_p: args.top_p,
+            seed: args.seed,
+        },
+        force_pack: forced,
+    };
+    let report = runtime.run(&args.prompt, &options)?;
+    for s in &report.substitutions {
+        printer.warn(format!("pack `{}` was not used: {}", s.wanted, s.cause));
+    }
+    if args.debug {
+        debug(&report, printer);
+    }
+    printer.output(&report.text);
+    if args.monitor {
+        printer.note(runtime.monitor().render());
+    }
+    Ok(())
+}
+
+fn debug(report: &RunReport, printer: &Printer) {
+    match &report.route {
+        Some(Route::Pack(best)) => {
+            printer.note(format!("route: `{}` (cosine {:.3})", best.id, best.score))
+        }
+        Some(Route::LowConfidence(best)) => printer.note(format!(
+            "route: no pack above the threshold (best {}); using the fallback pack",
+            best.as_ref().map_or_else(
+                || "none".to_owned(),
+                |b| format!("`{}` {:.3}", b.id, b.score)
+            )
+        )),
+        None => printer.note(format!(
+            "route: {}",
+            report
+                .wanted
+                .as_deref()
+                .map_or("no packs installed".to_owned(), |w| format!("forced `{w}`"))
+        )),
+    }
+    for score in &report.scores {
+        printer.note(format!("  score {:>7.3}  {}", score.score, score.id));
+    }
+    printer.note(format!(
+        "pack: {}",
+        report.used.as_deref().unwrap_or("(base alone)")
+    ));
+    if let Some(layer) = report.insertion_layer {
+        let usage: Vec<String> = report
+            .expert_usage
+            .iter()
+            .enumerate()
+            .map(|(e, n)| format!("e{e}:{n}"))
+            .collect();
+        printer.note(format!("experts after block {layer}: {}", usage.join(" ")));
+    }
+    for event in &report.events {
+        let line = match event {
+            CacheEvent::Hit(id) => format!("cache: hit `{id}`"),
+            CacheEvent::Miss(id) => format!("cache: miss `{id}` (loaded)"),
+            CacheEvent::Evicted(id) => format!("cache: evicted `{id}`"),
+            CacheEvent::Preloaded(id) => format!("cache: preloaded `{id}`"),
+        };
+        printer.note(line);
+    }
+    printer.note(format!(
+        "{} tokens at {:.1} tokens/s",
+        report.tokens, report.tokens_per_second
+    ));
+}

@@ -1,0 +1,47 @@
+//! Opening a runtime over a base and packs given on the command line.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use modularbase_runtime::{Runtime, pick_device};
+
+use crate::cli::PackSetArgs;
+use crate::printer::Printer;
+
+/// Opens the runtime for `set`; returns it and the pack id `--pack` forces, if any.
+///
+/// A `--pack` value that names a directory adds that pack; any other value forces the
+/// pack with that id.
+pub fn open_runtime(
+    set: &PackSetArgs,
+    printer: &Printer,
+) -> anyhow::Result<(Runtime, Option<String>)> {
+    let Some(base) = &set.base else {
+        bail!("no base to run: pass `--base DIR` (a directory made by `modularbase base init`)");
+    };
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut forced = None;
+    for value in &set.packs {
+        let path = PathBuf::from(value);
+        if path.is_dir() {
+            dirs.push(path);
+        } else if value.parse::<modularbase_pack::PackId>().is_ok() {
+            if forced.replace(value.clone()).is_some() {
+                bail!("`--pack` forces one pack; `{value}` is the second id given");
+            }
+        } else {
+            bail!("`--pack {value}` is neither a pack directory nor a pack id");
+        }
+    }
+    let picked = pick_device(&set.device)?;
+    if let Some(note) = picked.note {
+        printer.note(note);
+    }
+    let runtime = Runtime::open(base, &dirs, set.budget.0, &picked.device).with_context(|| {
+        format!(
+            "cannot open the base in `{}` with its packs",
+            base.display()
+        )
+    })?;
+    Ok((runtime, forced))
+}

@@ -1,0 +1,183 @@
+//! The router: projects a prompt's mean-pooled base hidden state and scores it against each
+//! pack's `pack.key` by cosine similarity. A new pack plugs in with its key alone; the
+//! router is never retrained for it. Below the confidence threshold the prompt goes to the
+//! fallback pack.
+//!
+//! GGUF layout: `general.architecture = "modularbase-router"`, `modularbase.hidden_size`,
+//! `modularbase.router_threshold`, tensor `router.proj.weight` (`[hidden, hidden]`, F16).
+
+use std::path::Path;
+
+use candle_core::quantized::gguf_file::Value;
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{DType, Device, Module, Tensor};
+
+use crate::error::Result;
+use crate::gguf::{GgufFile, write_gguf};
+use crate::init::Init;
+
+/// `general.architecture` of router weights.
+const ARCHITECTURE: &str = "modularbase-router";
+/// Cosine similarity below which no pack is chosen, when the router file sets none.
+pub const DEFAULT_THRESHOLD: f32 = 0.2;
+
+/// A pack's score for one prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteScore {
+    /// The pack.
+    pub id: String,
+    /// Cosine similarity of the projected prompt and the pack's key.
+    pub score: f32,
+}
+
+/// Where a prompt goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// The best pack cleared the threshold.
+    Pack(RouteScore),
+    /// No pack did (or none is installed): use the fallback pack.
+    LowConfidence(Option<RouteScore>),
+}
+
+/// Router weights: a square projection of the base's hidden space and a threshold.
+pub struct Router {
+    proj: Option<QMatMul>,
+    threshold: f32,
+    bytes: u64,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("threshold", &self.threshold)
+            .field("bytes", &self.bytes)
+            .finish()
+    }
+}
+
+impl Router {
+    /// No router pack: prompts are matched against pack keys in base hidden space directly.
+    pub fn identity() -> Self {
+        Self {
+            proj: None,
+            threshold: DEFAULT_THRESHOLD,
+            bytes: 0,
+        }
+    }
+
+    /// A router with projection `proj` (`[hidden, hidden]`).
+    pub fn from_projection(proj: &Tensor, threshold: f32, device: &Device) -> Result<Self> {
+        let q = QTensor::quantize(
+            &proj.to_device(&Device::Cpu)?.to_dtype(DType::F32)?,
+            GgmlDType::F16,
+        )?;
+        let bytes = q.storage_size_in_bytes() as u64;
+        let proj = QMatMul::TensorF16(q.dequantize_f16(device)?);
+        Ok(Self {
+            proj: Some(proj),
+            threshold,
+            bytes,
+        })
+    }
+
+    /// A random router for a base of width `hidden`.
+    pub fn random(hidden: usize, seed: u64, device: &Device) -> Result<Self> {
+        let proj = Init::new(seed).normal(&[hidden, hidden], 1.0 / (hidden as f32).sqrt())?;
+        Self::from_projection(&proj, DEFAULT_THRESHOLD, device)
+    }
+
+    /// Reads a router's `weights.gguf`.
+    pub fn read(path: &Path, device: &Device) -> Result<Self> {
+        let mut file = GgufFile::open(path, "router")?;
+        let architecture = file.string("general.architecture")?;
+        if architecture != ARCHITECTURE {
+            return Err(file.bad(format!(
+                "`general.architecture` is `{architecture}`, a router must be `{ARCHITECTURE}`"
+            )));
+        }
+        let hidden = file.usize("modularbase.hidden_size")?;
+        let threshold = file.f32("modularbase.router_threshold")?;
+        let proj = file.tensor("router.proj.weight", &[hidden, hidden])?;
+        Self::from_projection(&proj.dequantize(&Device::Cpu)?, threshold, device)
+    }
+
+    /// Writes the router's `weights.gguf` (identity routers have nothing to write).
+    pub fn write(&self, path: &Path, name: &str) -> Result<()> {
+        let Some(proj) = &self.proj else {
+            return Err(crate::RuntimeError::Config(
+                "an identity router has no weights to write".into(),
+            ));
+        };
+        let weight = proj
+            .dequantize_f16()?
+            .to_device(&Device::Cpu)?
+            .to_dtype(DType::F32)?;
+        let hidden = weight.dim(0)?;
+        let metadata = vec![
+            ("general.architecture", Value::String(ARCHITECTURE.into())),
+            ("general.name", Value::String(name.to_owned())),
+            (
+                "modularbase.hidden_size",
+                Value::U32(u32::try_from(hidden).unwrap_or(u32::MAX)),
+            ),
+            ("modularbase.router_threshold", Value::F32(self.threshold)),
+        ];
+        write_gguf(
+            path,
+            &metadata,
+            &[(
+                "router.proj.weight".to_owned(),
+                QTensor::quantize(&weight, GgmlDType::F16)?,
+            )],
+        )
+    }
+
+    /// Bytes of its weights.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The confidence threshold.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// Scores every key against the prompt's pooled hidden state (`[hidden]`), best first,
+    /// and decides the route.
+    pub fn route(
+        &self,
+        pooled: &Tensor,
+        keys: &[(String, Tensor)],
+    ) -> Result<(Vec<RouteScore>, Route)> {
+        let query = match &self.proj {
+            Some(proj) => proj.forward(&pooled.unsqueeze(0)?)?.squeeze(0)?,
+            None => pooled.clone(),
+        };
+        let query = unit(&query.to_dtype(DType::F32)?)?;
+        let mut scores = Vec::with_capacity(keys.len());
+        for (id, key) in keys {
+            let key = unit(&key.to_device(query.device())?.to_dtype(DType::F32)?)?;
+            let score = (&query * &key)?.sum_all()?.to_scalar::<f32>()?;
+            scores.push(RouteScore {
+                id: id.clone(),
+                score,
+            });
+        }
+        scores.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        let route = match scores.first() {
+            Some(best) if best.score >= self.threshold => Route::Pack(best.clone()),
+            best => Route::LowConfidence(best.cloned()),
+        };
+        Ok((scores, route))
+    }
+}
+
+/// `v / |v|` (zero stays zero).
+fn unit(v: &Tensor) -> Result<Tensor> {
+    let norm = v.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?;
+    Ok(if norm > 0.0 {
+        (v / f64::from(norm))?
+    } else {
+        v.clone()
+    })
+}

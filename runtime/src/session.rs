@@ -1,0 +1,300 @@
+//! A running ModularBase: the base and router resident, domain packs loaded on demand
+//! through the cache with fallback, prompts routed and answered.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use modularbase_pack::PackKind;
+
+use crate::base::{BaseModel, HiddenPlug};
+use crate::cache::{CacheEvent, PackCache};
+use crate::error::{Result, RuntimeError};
+use crate::fallback::{BaseInfo, GENERAL_CHAT, InstalledPack, Substitution, load_with_fallback};
+use crate::generate::{Sampling, generate};
+use crate::gguf::read_base_gguf;
+use crate::monitor::{ComponentRow, ComponentState, MonitorView};
+use crate::pack_module::{PackModule, read_pack_key};
+use crate::router::{Route, RouteScore, Router};
+use crate::tokenizer::ByteTokenizer;
+
+/// How one prompt is answered.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Most new tokens.
+    pub max_tokens: usize,
+    /// Sampling settings.
+    pub sampling: Sampling,
+    /// Use this pack instead of routing.
+    pub force_pack: Option<String>,
+}
+
+/// Everything that happened answering one prompt.
+#[derive(Debug)]
+pub struct RunReport {
+    /// The generated text.
+    pub text: String,
+    /// Tokens generated.
+    pub tokens: usize,
+    /// Routing scores, best first (empty when the pack was forced).
+    pub scores: Vec<RouteScore>,
+    /// The routing decision (`None` when forced or when no pack is installed).
+    pub route: Option<Route>,
+    /// The pack asked for (by routing or `--pack`).
+    pub wanted: Option<String>,
+    /// The pack that answered (`None`: the base alone).
+    pub used: Option<String>,
+    /// Packs that could not be used, with causes.
+    pub substitutions: Vec<Substitution>,
+    /// Cache events while answering.
+    pub events: Vec<CacheEvent>,
+    /// Tokens each expert of the used pack processed for this prompt.
+    pub expert_usage: Vec<u64>,
+    /// The used pack's insertion layer.
+    pub insertion_layer: Option<usize>,
+    /// Generation speed.
+    pub tokens_per_second: f64,
+}
+
+/// The base, the router and the installed packs under one memory budget.
+pub struct Runtime {
+    base: BaseModel,
+    base_info: BaseInfo,
+    router: Router,
+    router_id: Option<String>,
+    installed: HashMap<String, InstalledPack>,
+    keys: Vec<(String, Tensor)>,
+    cache: PackCache<PackModule>,
+    device: Device,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("base", &self.base_info)
+            .field("packs", &self.installed.keys())
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// Opens the base in `base_dir` and the packs in `pack_dirs` (a router among them is
+    /// used as the router) under `budget` bytes on `device`.
+    pub fn open(
+        base_dir: &Path,
+        pack_dirs: &[PathBuf],
+        budget: u64,
+        device: &Device,
+    ) -> Result<Self> {
+        let base_pack = InstalledPack::open(base_dir)?;
+        if base_pack.manifest.kind != PackKind::Base {
+            return Err(RuntimeError::Config(format!(
+                "`{}` is a {} pack, not a base",
+                base_dir.display(),
+                base_pack.manifest.kind
+            )));
+        }
+        let base = BaseModel::new(read_base_gguf(&base_pack.weights())?, device)?;
+        let base_info = BaseInfo {
+            id: base_pack.manifest.id.to_string(),
+            version: base_pack.manifest.version.clone(),
+            hidden: base.config().hidden,
+            layers: base.config().layers,
+        };
+        let mut router = Router::identity();
+        let mut router_id = None;
+        let mut installed = HashMap::new();
+        for dir in pack_dirs {
+            let pack = InstalledPack::open(dir)?;
+            let id = pack.manifest.id.to_string();
+            match pack.manifest.kind {
+                PackKind::Router => {
+                    router = Router::read(&pack.weights(), device)?;
+                    router_id = Some(id);
+                }
+                PackKind::Domain => {
+                    installed.insert(id, pack);
+                }
+                PackKind::Base => {
+                    return Err(RuntimeError::Config(format!(
+                        "`{}` is a second base; give one base only",
+                        dir.display()
+                    )));
+                }
+            }
+        }
+        // Keys are small: read them all now so routing never loads a whole pack. A pack whose
+        // key cannot be read is not routed to (its failure shows if it is asked for).
+        let mut keys: Vec<(String, Tensor)> = installed
+            .iter()
+            .filter_map(|(id, pack)| read_pack_key(&pack.weights()).ok().map(|k| (id.clone(), k)))
+            .collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut pinned = vec![(base_info.id.clone(), base.bytes())];
+        if let Some(id) = &router_id {
+            pinned.push((id.clone(), router.bytes()));
+        }
+        let cache =
+            PackCache::new(budget, pinned).map_err(|e| RuntimeError::Config(e.to_string()))?;
+        Ok(Self {
+            base,
+            base_info,
+            router,
+            router_id,
+            installed,
+            keys,
+            cache,
+            device: device.clone(),
+        })
+    }
+
+    /// The base in use.
+    pub fn base_info(&self) -> &BaseInfo {
+        &self.base_info
+    }
+
+    /// Routes `prompt` (or uses the forced pack), loads the pack with fallback, generates.
+    pub fn run(&mut self, prompt: &str, options: &RunOptions) -> Result<RunReport> {
+        let tokens = ByteTokenizer.encode(prompt);
+        let (scores, route, wanted) = match &options.force_pack {
+            Some(id) => (Vec::new(), None, Some(id.clone())),
+            None if self.installed.is_empty() => (Vec::new(), None, None),
+            None => {
+                let pooled = self.base.pooled_hidden(&tokens)?;
+                let (scores, route) = self.router.route(&pooled, &self.keys)?;
+                let wanted = match &route {
+                    Route::Pack(best) => best.id.clone(),
+                    Route::LowConfidence(_) => GENERAL_CHAT.to_owned(),
+                };
+                (scores, Some(route), Some(wanted))
+            }
+        };
+        let (pack, substitutions) = match &wanted {
+            Some(id) => match load_with_fallback(
+                &mut self.cache,
+                &self.installed,
+                &self.base_info,
+                &self.device,
+                id,
+            ) {
+                Ok(loaded) => (
+                    Some(loaded.pack).map(|p| (loaded.id, p)),
+                    loaded.substitutions,
+                ),
+                Err(substitutions) => (None, substitutions),
+            },
+            None => (None, Vec::new()),
+        };
+        let usage_before = pack
+            .as_ref()
+            .map(|(_, p)| p.expert_usage())
+            .unwrap_or_default();
+        let plug: Option<&dyn HiddenPlug> =
+            pack.as_ref().map(|(_, p)| p.as_ref() as &dyn HiddenPlug);
+        let started = Instant::now();
+        let generated = generate(
+            &mut self.base,
+            plug,
+            &tokens,
+            options.max_tokens,
+            &options.sampling,
+        )?;
+        let seconds = started.elapsed().as_secs_f64();
+        let expert_usage = pack
+            .as_ref()
+            .map(|(_, p)| {
+                p.expert_usage()
+                    .iter()
+                    .zip(usage_before.iter().chain(std::iter::repeat(&0)))
+                    .map(|(a, b)| a - b)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let insertion_layer = pack.as_ref().map(|(_, p)| p.config().insertion_layer);
+        let installed = &self.installed;
+        let base_info = &self.base_info;
+        let device = &self.device;
+        self.cache.preload(|id| {
+            let pack = installed.get(id).ok_or(())?;
+            crate::fallback::load_pack_module(pack, base_info, device).map_err(|_| ())
+        });
+        Ok(RunReport {
+            text: ByteTokenizer.decode(&generated),
+            tokens: generated.len(),
+            scores,
+            route,
+            wanted,
+            used: pack.map(|(id, _)| id),
+            substitutions,
+            events: self.cache.take_events(),
+            expert_usage,
+            insertion_layer,
+            tokens_per_second: if seconds > 0.0 {
+                generated.len() as f64 / seconds
+            } else {
+                0.0
+            },
+        })
+    }
+
+    /// The memory picture: base and router resident, packs loaded, evicted or installed.
+    pub fn monitor(&self) -> MonitorView {
+        let resident = self.cache.resident();
+        let evicted = self.cache.evicted();
+        let mut rows: Vec<ComponentRow> = Vec::new();
+        for part in &resident {
+            let kind = if part.id == self.base_info.id {
+                "base"
+            } else if Some(&part.id) == self.router_id.as_ref() {
+                "router"
+            } else {
+                "domain"
+            };
+            let state = if part.pinned {
+                ComponentState::Resident
+            } else {
+                ComponentState::Loaded
+            };
+            rows.push(ComponentRow {
+                id: part.id.clone(),
+                kind: kind.into(),
+                state,
+                bytes: part.bytes,
+            });
+        }
+        let mut others: Vec<&String> = self
+            .installed
+            .keys()
+            .filter(|id| !resident.iter().any(|r| &r.id == *id))
+            .collect();
+        others.sort();
+        for id in others {
+            let state = if evicted.contains(id) {
+                ComponentState::Evicted
+            } else {
+                ComponentState::Installed
+            };
+            let bytes = std::fs::metadata(self.installed[id].weights())
+                .map(|m| m.len())
+                .unwrap_or(0);
+            rows.push(ComponentRow {
+                id: id.clone(),
+                kind: "domain".into(),
+                state,
+                bytes,
+            });
+        }
+        MonitorView {
+            budget: self.cache.budget(),
+            used: self.cache.used(),
+            device: if self.device.is_cpu() {
+                "cpu".into()
+            } else {
+                format!("{:?}", self.device.location())
+            },
+            rows,
+            stats: self.cache.stats().clone(),
+        }
+    }
+}
