@@ -50,6 +50,7 @@ pub enum BaseCommand {
     /// Write a new, randomly initialised base pack directory (pack.toml, README, weights.gguf).
     ///
     /// Example: modularbase base init --id tiny_base --version 1.0.0 --out ./tiny_base
+    #[command(disable_version_flag = true)]
     Init(BaseInitArgs),
 }
 
@@ -60,7 +61,7 @@ pub struct BaseInitArgs {
     #[arg(long)]
     pub id: PackId,
     /// Its version.
-    #[arg(long)]
+    #[arg(long = "version", id = "pack_version", value_name = "VERSION")]
     pub version: semver::Version,
     /// The directory to create.
     #[arg(long)]
@@ -94,7 +95,8 @@ pub struct PackSetArgs {
     /// The base pack directory.
     #[arg(long)]
     pub base: Option<PathBuf>,
-    /// A pack directory to use (repeatable), or the id of a pack to force instead of routing.
+    /// A pack directory to use, written as a path (`./python_code`; repeatable), or the bare
+    /// id of a pack to force instead of routing (`python_code`).
     #[arg(long = "pack", value_name = "DIR|ID")]
     pub packs: Vec<String>,
     /// Memory budget for base, router and loaded packs (e.g. 4GiB, 512MiB).
@@ -204,4 +206,36 @@ pub struct BuildArgs {
 pub struct InspectArgs {
     /// The `.mbpack` archive to read.
     pub archive: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_parse_in_binary_and_decimal_units() {
+        for (text, bytes) in [
+            ("4GiB", 4u64 << 30),
+            ("512MiB", 512 << 20),
+            ("100KB", 100_000),
+            ("1.5GiB", 3 << 29),
+            ("42", 42),
+        ] {
+            assert_eq!(text.parse::<Bytes>(), Ok(Bytes(bytes)), "{text}");
+        }
+        assert!("lots".parse::<Bytes>().is_err());
+        assert!(
+            "4 parsecs"
+                .parse::<Bytes>()
+                .unwrap_err()
+                .contains("not a size unit")
+        );
+    }
 }

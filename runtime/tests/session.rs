@@ -118,6 +118,20 @@ impl World {
         dir
     }
 
+    /// Adds a router pack with an identity projection and `threshold`.
+    fn add_router(&mut self, threshold: f32) {
+        let dir = self._dir.path().join("router");
+        std::fs::create_dir_all(&dir).unwrap();
+        let identity = candle_core::Tensor::eye(64, candle_core::DType::F32, &Device::Cpu).unwrap();
+        let router =
+            modularbase_runtime::Router::from_projection(&identity, threshold, &Device::Cpu)
+                .unwrap();
+        router.write(&dir.join("weights.gguf"), "router").unwrap();
+        let text = "[pack]\nid = \"router\"\nversion = \"1.0.0\"\nname = \"Router\"\nkind = \"router\"\nbase = \"tiny_base\"\nbase_compatibility = [\"1.0\"]\n";
+        std::fs::write(dir.join("pack.toml"), text).unwrap();
+        self.packs.push(dir);
+    }
+
     fn open(&self, budget: u64) -> Runtime {
         Runtime::open(&self.base, &self.packs, budget, &Device::Cpu).unwrap()
     }
@@ -263,5 +277,43 @@ fn a_budget_below_the_base_is_refused_at_open() {
         err.to_string()
             .contains("smaller than the resident base and router"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_router_pack_is_resident_and_routes_through_its_projection() {
+    let mut world = World::new();
+    world.add_router(0.5);
+    let mut runtime = world.open(1 << 30);
+    let report = runtime.run(PYTHON, &options(None)).unwrap();
+    assert_eq!(report.used.as_deref(), Some("python_code"));
+    let view = runtime.monitor();
+    let router = view.rows.iter().find(|r| r.id == "router").unwrap();
+    assert_eq!(
+        (router.kind.as_str(), router.state),
+        ("router", ComponentState::Resident)
+    );
+    assert!(router.bytes > 0);
+}
+
+#[test]
+fn a_prompt_below_the_router_threshold_goes_to_the_fallback_pack() {
+    let mut world = World::new();
+    world.add_router(0.999);
+    let mut runtime = world.open(1 << 30);
+    let report = runtime
+        .run("an unrelated prompt about the weather", &options(None))
+        .unwrap();
+    assert!(
+        matches!(&report.route, Some(Route::LowConfidence(Some(best))) if best.score < 0.999),
+        "{:?}",
+        report.route
+    );
+    assert_eq!(report.wanted.as_deref(), Some("general_chat"));
+    assert_eq!(report.used.as_deref(), Some("general_chat"));
+    // The exact prompt a key was made from still clears it.
+    assert_eq!(
+        runtime.run(PYTHON, &options(None)).unwrap().used.as_deref(),
+        Some("python_code")
     );
 }

@@ -10,8 +10,8 @@ use crate::printer::Printer;
 
 /// Opens the runtime for `set`; returns it and the pack id `--pack` forces, if any.
 ///
-/// A `--pack` value that names a directory adds that pack; any other value forces the
-/// pack with that id.
+/// A `--pack` value that is a path (it contains `/`) adds the pack in that directory; a
+/// bare id forces that pack instead of routing.
 pub fn open_runtime(
     set: &PackSetArgs,
     printer: &Printer,
@@ -23,14 +23,19 @@ pub fn open_runtime(
     let mut forced = None;
     for value in &set.packs {
         let path = PathBuf::from(value);
-        if path.is_dir() {
+        if value.contains(std::path::MAIN_SEPARATOR) || value.contains('/') {
+            if !path.is_dir() {
+                bail!("`--pack {value}`: no pack directory there");
+            }
             dirs.push(path);
         } else if value.parse::<modularbase_pack::PackId>().is_ok() {
             if forced.replace(value.clone()).is_some() {
                 bail!("`--pack` forces one pack; `{value}` is the second id given");
             }
         } else {
-            bail!("`--pack {value}` is neither a pack directory nor a pack id");
+            bail!(
+                "`--pack {value}` is neither a pack directory (write it with a `/`, as in `./{value}`) nor a pack id"
+            );
         }
     }
     let picked = pick_device(&set.device)?;

@@ -1,0 +1,243 @@
+//! `base init`, `run` and `monitor` through the real binary, over real pack directories.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use modularbase_pack::{ExpertFormat, Manifest};
+use modularbase_runtime::{PackConfig, PackWeights, write_pack_dir};
+
+fn modularbase(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modularbase"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A base made by `base init` and two packs for it, in a temporary directory.
+fn world() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = modularbase(
+        dir.path(),
+        &[
+            "base",
+            "init",
+            "--id",
+            "tiny_base",
+            "--version",
+            "1.0.0",
+            "--out",
+            "tiny_base",
+            "--hidden",
+            "64",
+            "--layers",
+            "2",
+            "--heads",
+            "4",
+            "--seed",
+            "3",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for id in ["python_code", "general_chat"] {
+        let manifest = Manifest::from_toml_str(
+            &format!("[pack]\nid = \"{id}\"\nversion = \"1.0.0\"\nname = \"{id}\"\nkind = \"domain\"\ndomain = \"test\"\nbase = \"tiny_base\"\nbase_compatibility = [\"1.0\"]\nreadme = \"README.md\"\n"),
+            Path::new("pack.toml"),
+        )
+        .unwrap();
+        let config = PackConfig {
+            hidden: 64,
+            width: 32,
+            experts: 4,
+            top_k: 2,
+            expert_ffn: 64,
+            insertion_layer: 1,
+            expert_format: ExpertFormat::Q8_0,
+        };
+        write_pack_dir(
+            &dir.path().join(id),
+            &manifest,
+            &PackWeights::random(config, 1).unwrap(),
+        )
+        .unwrap();
+    }
+    let root = dir.path().to_owned();
+    (dir, root)
+}
+
+const SET: [&str; 6] = [
+    "--base",
+    "tiny_base",
+    "--pack",
+    "./python_code",
+    "--pack",
+    "./general_chat",
+];
+
+#[test]
+fn base_init_writes_a_base_pack_and_never_overwrites_one() {
+    let (_dir, root) = world();
+    let manifest = Manifest::load(&root.join("tiny_base/pack.toml")).unwrap();
+    assert_eq!(manifest.kind, modularbase_pack::PackKind::Base);
+    assert_eq!(manifest.model.unwrap().hidden, Some(64));
+    assert!(
+        std::fs::read_to_string(root.join("tiny_base/README.md"))
+            .unwrap()
+            .contains("seed 3")
+    );
+    let before = std::fs::read(root.join("tiny_base/weights.gguf")).unwrap();
+    let again = modularbase(
+        &root,
+        &[
+            "base",
+            "init",
+            "--id",
+            "tiny_base",
+            "--version",
+            "1.0.0",
+            "--out",
+            "tiny_base",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("already holds a pack"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(
+        std::fs::read(root.join("tiny_base/weights.gguf")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn run_answers_and_debug_shows_route_experts_and_cache() {
+    let (_dir, root) = world();
+    let mut args = vec![
+        "run",
+        "def fib(n):",
+        "--pack",
+        "python_code",
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "6",
+        "--debug",
+        "--monitor",
+        "--device",
+        "cpu",
+    ];
+    args.extend(SET);
+    let out = modularbase(&root, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    for expected in [
+        "route: forced `python_code`",
+        "pack: python_code",
+        "experts after block 1: e0:",
+        "cache: miss `python_code` (loaded)",
+        "tokens at",
+        "tiny_base",
+        "Resident",
+        "Loaded",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in\n{stderr}"
+        );
+    }
+    // The same seed and settings give the same answer.
+    let again = modularbase(&root, &args);
+    assert_eq!(out.stdout, again.stdout);
+}
+
+#[test]
+fn a_corrupt_pack_is_replaced_with_a_warning() {
+    let (_dir, root) = world();
+    std::fs::write(root.join("python_code/weights.gguf"), b"GGUF?").unwrap();
+    let mut args = vec![
+        "run",
+        "x",
+        "--pack",
+        "python_code",
+        "--max-tokens",
+        "2",
+        "--debug",
+        "--device",
+        "cpu",
+    ];
+    args.extend(SET);
+    let out = modularbase(&root, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("warning: pack `python_code` was not used: its weights are unreadable"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pack: general_chat"), "{stderr}");
+}
+
+#[test]
+fn refusals_exit_1_with_what_to_do() {
+    let (_dir, root) = world();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["run", "x", "--device", "cuda:0", "--base", "tiny_base"],
+            "rebuild with `cargo build --release --features cuda`",
+        ),
+        (
+            &["run", "x", "--budget", "1KiB", "--base", "tiny_base"],
+            "smaller than the resident base and router",
+        ),
+        (&["run", "x"], "no base to run: pass `--base DIR`"),
+        (
+            &["run", "x", "--base", "tiny_base", "--pack", "./missing"],
+            "`--pack ./missing`: no pack directory there",
+        ),
+        (
+            &["run", "x", "--base", "tiny_base", "--pack", "Not-A-Pack"],
+            "neither a pack directory (write it with a `/`, as in `./Not-A-Pack`) nor a pack id",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = modularbase(&root, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let bad_budget = modularbase(&root, &["run", "x", "--budget", "lots"]);
+    assert_eq!(bad_budget.status.code(), Some(2));
+}
+
+#[test]
+fn monitor_shows_every_component_against_the_budget() {
+    let (_dir, root) = world();
+    let mut args = vec!["monitor", "--budget", "64MiB", "--device", "cpu"];
+    args.extend(SET);
+    let out = modularbase(&root, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("budget 64.0 MiB"), "{stdout}");
+    for (id, state) in [
+        ("tiny_base", "Resident"),
+        ("python_code", "Installed"),
+        ("general_chat", "Installed"),
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("{id} missing:\n{stdout}"));
+        assert!(line.contains(state), "{line}");
+    }
+}
