@@ -2,7 +2,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use candle_core::{Device, Tensor};
+mod common;
+
+use candle_core::Tensor;
 use modularbase_runtime::{
     BaseConfig, BaseModel, ByteTokenizer, Sampling, generate, read_base_gguf, write_base_gguf,
 };
@@ -34,7 +36,7 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
 
 #[test]
 fn kv_cache_generation_equals_recomputing_everything() {
-    let mut base = BaseModel::random(&small(), 11, &Device::Cpu).unwrap();
+    let mut base = BaseModel::random(&small(), 11, &common::device()).unwrap();
     let prompt = ByteTokenizer.encode("fn main() {");
     let cached = generate(&mut base, None, &prompt, 12, &Sampling::greedy()).unwrap();
 
@@ -75,13 +77,13 @@ fn the_same_seed_gives_the_same_model_and_samples() {
         top_p: 0.9,
         seed: 5,
     };
-    let mut a = BaseModel::random(&small(), 3, &Device::Cpu).unwrap();
-    let mut b = BaseModel::random(&small(), 3, &Device::Cpu).unwrap();
+    let mut a = BaseModel::random(&small(), 3, &common::device()).unwrap();
+    let mut b = BaseModel::random(&small(), 3, &common::device()).unwrap();
     assert_eq!(
         generate(&mut a, None, &prompt, 20, &sampling).unwrap(),
         generate(&mut b, None, &prompt, 20, &sampling).unwrap()
     );
-    let mut c = BaseModel::random(&small(), 4, &Device::Cpu).unwrap();
+    let mut c = BaseModel::random(&small(), 4, &common::device()).unwrap();
     let la = a.forward(&prompt, 0, None).unwrap();
     let lc = c.forward(&prompt, 0, None).unwrap();
     assert!(
@@ -99,8 +101,8 @@ fn a_base_survives_a_gguf_round_trip() {
     let read = read_base_gguf(&path).unwrap();
     assert_eq!(read.config, small());
     let prompt = ByteTokenizer.encode("round trip");
-    let mut original = BaseModel::new(weights, &Device::Cpu).unwrap();
-    let mut loaded = BaseModel::new(read, &Device::Cpu).unwrap();
+    let mut original = BaseModel::new(weights, &common::device()).unwrap();
+    let mut loaded = BaseModel::new(read, &common::device()).unwrap();
     let diff = max_abs_diff(
         &original.forward(&prompt, 0, None).unwrap(),
         &loaded.forward(&prompt, 0, None).unwrap(),
@@ -110,7 +112,7 @@ fn a_base_survives_a_gguf_round_trip() {
 
 #[test]
 fn a_prompt_longer_than_the_context_is_refused() {
-    let mut base = BaseModel::random(&small(), 1, &Device::Cpu).unwrap();
+    let mut base = BaseModel::random(&small(), 1, &common::device()).unwrap();
     let err = base.forward(&vec![65; 200], 0, None).unwrap_err();
     assert!(
         err.to_string().contains("exceed the base's context of 128"),

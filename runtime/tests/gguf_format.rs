@@ -4,10 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use candle_core::Device;
 use modularbase_pack::ExpertFormat;
 use modularbase_runtime::{
     BaseConfig, BaseWeights, PackConfig, PackWeights, Router, write_base_gguf,
@@ -223,7 +224,7 @@ fn a_pack_names_its_shape_under_modularbase_keys_with_quantized_experts() {
 fn a_router_round_trips_and_routes_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("weights.gguf");
-    let router = Router::random(64, 3, &Device::Cpu).unwrap();
+    let router = Router::random(64, 3, &common::device()).unwrap();
     router.write(&path, "router").unwrap();
     let g = parse(&path);
     assert_eq!(
@@ -231,13 +232,13 @@ fn a_router_round_trips_and_routes_the_same() {
         Meta::Text("modularbase-router".into())
     );
     assert_eq!(g.tensors["router.proj.weight"], (vec![64, 64], F16));
-    let read = Router::read(&path, &Device::Cpu).unwrap();
-    let pooled = candle_core::Tensor::arange(0f32, 64., &Device::Cpu).unwrap();
+    let read = Router::read(&path, &common::device()).unwrap();
+    let pooled = candle_core::Tensor::arange(0f32, 64., &common::device()).unwrap();
     let keys: Vec<(String, candle_core::Tensor)> = (0..3)
         .map(|i| {
             (
                 format!("p{i}"),
-                candle_core::Tensor::arange(i as f32, 64. + i as f32, &Device::Cpu)
+                candle_core::Tensor::arange(i as f32, 64. + i as f32, &common::device())
                     .unwrap()
                     .sin()
                     .unwrap(),

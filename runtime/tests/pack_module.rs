@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use candle_core::{Device, Tensor};
+mod common;
+
+use candle_core::Tensor;
 use modularbase_pack::ExpertFormat;
 use modularbase_runtime::{
     BaseConfig, BaseModel, ByteTokenizer, HiddenPlug, PackConfig, PackModule, PackWeights,
@@ -80,12 +82,12 @@ fn f32_tensors(config: &PackConfig, seed: u64) -> Vec<(String, Tensor)> {
     reference
         .tensors
         .iter()
-        .map(|(n, t)| (n.clone(), t.dequantize(&Device::Cpu).unwrap()))
+        .map(|(n, t)| (n.clone(), t.dequantize(&common::device()).unwrap()))
         .collect()
 }
 
 fn hidden_input(seed: u64) -> Tensor {
-    let mut base = BaseModel::random(&base_config(), seed, &Device::Cpu).unwrap();
+    let mut base = BaseModel::random(&base_config(), seed, &common::device()).unwrap();
     base.hidden_states(
         &ByteTokenizer.encode("def add(a, b): return a + b"),
         0,
@@ -106,10 +108,10 @@ fn a_pack_with_a_zero_output_adapter_leaves_the_logits_unchanged() {
     }
     let pack = PackModule::new(
         PackWeights::from_f32(pack_config(ExpertFormat::Q8_0), tensors).unwrap(),
-        &Device::Cpu,
+        &common::device(),
     )
     .unwrap();
-    let mut base = BaseModel::random(&base_config(), 2, &Device::Cpu).unwrap();
+    let mut base = BaseModel::random(&base_config(), 2, &common::device()).unwrap();
     let prompt = ByteTokenizer.encode("print('hi')");
     let alone = base.forward(&prompt, 0, None).unwrap();
     base.clear_kv_cache();
@@ -119,7 +121,7 @@ fn a_pack_with_a_zero_output_adapter_leaves_the_logits_unchanged() {
     // A real (non-zero) pack does change them.
     let live = PackModule::new(
         PackWeights::random(pack_config(ExpertFormat::Q8_0), 1).unwrap(),
-        &Device::Cpu,
+        &common::device(),
     )
     .unwrap();
     base.clear_kv_cache();
@@ -133,7 +135,7 @@ fn sparse_top_k_equals_the_dense_computation_restricted_to_the_chosen_experts() 
     for format in [ExpertFormat::F16, ExpertFormat::Q8_0, ExpertFormat::Q4_0] {
         let pack = PackModule::new(
             PackWeights::random(pack_config(format), 3).unwrap(),
-            &Device::Cpu,
+            &common::device(),
         )
         .unwrap();
         let z = pack.adapt_in(&hidden_input(4)).unwrap();
@@ -152,7 +154,7 @@ fn sparse_top_k_equals_the_dense_computation_restricted_to_the_chosen_experts() 
 fn each_token_uses_exactly_top_k_experts() {
     let pack = PackModule::new(
         PackWeights::random(pack_config(ExpertFormat::Q8_0), 5).unwrap(),
-        &Device::Cpu,
+        &common::device(),
     )
     .unwrap();
     let h = hidden_input(6);
@@ -172,7 +174,7 @@ fn quantized_experts_stay_within_tolerance_of_f16() {
         let config = pack_config(format);
         let pack = PackModule::new(
             PackWeights::from_f32(config, f32_tensors(&config, 8)).unwrap(),
-            &Device::Cpu,
+            &common::device(),
         )
         .unwrap();
         pack.delta(&h).unwrap()
@@ -206,11 +208,11 @@ fn pack_weights_survive_a_gguf_round_trip() {
     let read = PackWeights::read(&path).unwrap();
     assert_eq!(read.config, weights.config);
     let h = hidden_input(11);
-    let a = PackModule::new(weights, &Device::Cpu)
+    let a = PackModule::new(weights, &common::device())
         .unwrap()
         .delta(&h)
         .unwrap();
-    let b = PackModule::new(read, &Device::Cpu)
+    let b = PackModule::new(read, &common::device())
         .unwrap()
         .delta(&h)
         .unwrap();
@@ -228,7 +230,7 @@ fn a_pack_for_another_base_shape_is_refused() {
             1,
         )
         .unwrap(),
-        &Device::Cpu,
+        &common::device(),
     )
     .unwrap();
     let err = pack.check_fits(64, 3).unwrap_err();
@@ -246,7 +248,7 @@ fn a_pack_for_another_base_shape_is_refused() {
             1,
         )
         .unwrap(),
-        &Device::Cpu,
+        &common::device(),
     )
     .unwrap();
     assert!(

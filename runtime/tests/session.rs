@@ -3,9 +3,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use candle_core::Device;
 use modularbase_pack::{ExpertFormat, Manifest};
 use modularbase_runtime::{
     BaseConfig, BaseModel, ByteTokenizer, ComponentState, LoadFailure, PackConfig, PackWeights,
@@ -60,7 +61,7 @@ impl World {
         .unwrap();
         let mut model = BaseModel::new(
             read_base_gguf(&base.join("weights.gguf")).unwrap(),
-            &Device::Cpu,
+            &common::device(),
         )
         .unwrap();
         let mut world = Self {
@@ -122,9 +123,10 @@ impl World {
     fn add_router(&mut self, threshold: f32) {
         let dir = self._dir.path().join("router");
         std::fs::create_dir_all(&dir).unwrap();
-        let identity = candle_core::Tensor::eye(64, candle_core::DType::F32, &Device::Cpu).unwrap();
+        let identity =
+            candle_core::Tensor::eye(64, candle_core::DType::F32, &common::device()).unwrap();
         let router =
-            modularbase_runtime::Router::from_projection(&identity, threshold, &Device::Cpu)
+            modularbase_runtime::Router::from_projection(&identity, threshold, &common::device())
                 .unwrap();
         router.write(&dir.join("weights.gguf"), "router").unwrap();
         let text = "[pack]\nid = \"router\"\nversion = \"1.0.0\"\nname = \"Router\"\nkind = \"router\"\nbase = \"tiny_base\"\nbase_compatibility = [\"1.0\"]\n";
@@ -133,7 +135,7 @@ impl World {
     }
 
     fn open(&self, budget: u64) -> Runtime {
-        Runtime::open(&self.base, &self.packs, budget, &Device::Cpu).unwrap()
+        Runtime::open(&self.base, &self.packs, budget, &common::device()).unwrap()
     }
 }
 
@@ -272,7 +274,7 @@ fn a_small_budget_evicts_and_the_monitor_shows_it() {
 #[test]
 fn a_budget_below_the_base_is_refused_at_open() {
     let world = World::new();
-    let err = Runtime::open(&world.base, &world.packs, 1000, &Device::Cpu).unwrap_err();
+    let err = Runtime::open(&world.base, &world.packs, 1000, &common::device()).unwrap_err();
     assert!(
         err.to_string()
             .contains("smaller than the resident base and router"),
