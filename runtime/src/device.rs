@@ -50,6 +50,22 @@ pub fn pick_device(spec: &str) -> Result<PickedDevice> {
     }
 }
 
+/// Free and total bytes of the device's own memory, as the device reports them (CUDA);
+/// `None` on the CPU, whose figures come from tensor sizes alone.
+pub fn device_memory(device: &Device) -> Option<(u64, u64)> {
+    #[cfg(feature = "cuda")]
+    if let Ok(cuda) = device.as_cuda_device() {
+        return cuda
+            .cuda_stream()
+            .context()
+            .mem_get_info()
+            .ok()
+            .map(|(free, total)| (free as u64, total as u64));
+    }
+    let _ = device;
+    None
+}
+
 fn open_cuda(ordinal: usize) -> std::result::Result<Device, String> {
     if !cuda_compiled() {
         return Err("this build has no CUDA support; rebuild with `cargo build --release --features cuda` (see scripts/cuda-toolchain.sh)".to_owned());

@@ -36,7 +36,7 @@ mod tokenizer;
 pub use base::{BaseModel, BaseWeights, HiddenPlug};
 pub use cache::{CacheError, CacheEvent, CacheStats, GetError, PackCache, ResidentPart, Sized64};
 pub use config::BaseConfig;
-pub use device::{PickedDevice, cuda_compiled, pick_device};
+pub use device::{PickedDevice, cuda_compiled, device_memory, pick_device};
 pub use error::{Result, RuntimeError};
 pub use fallback::{
     BaseInfo, GENERAL_CHAT, InstalledPack, LoadFailure, Loaded, Substitution, fallback_chain,

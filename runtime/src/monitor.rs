@@ -55,6 +55,8 @@ pub struct MonitorView {
     pub rows: Vec<ComponentRow>,
     /// Cache counters.
     pub stats: CacheStats,
+    /// Free and total bytes the device itself reports (GPUs), if any.
+    pub device_memory: Option<(u64, u64)>,
 }
 
 /// Bytes as a short figure (`12.5 MiB`).
@@ -122,6 +124,15 @@ impl MonitorView {
             );
             let _ = writeln!(out, "{}", line.trim_end());
         }
+        if let Some((free, total)) = self.device_memory {
+            let _ = writeln!(
+                out,
+                "  device memory: {} used of {} ({} free, as the device reports)",
+                human_bytes(total - free),
+                human_bytes(total),
+                human_bytes(free)
+            );
+        }
         let s = &self.stats;
         let _ = writeln!(
             out,
@@ -173,6 +184,7 @@ mod tests {
                 evictions: 1,
                 ..CacheStats::default()
             },
+            device_memory: Some((3 << 30, 4 << 30)),
         };
         let text = view.render();
         assert!(
@@ -190,5 +202,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("1 hits, 2 misses, 1 evictions"), "{text}");
+        assert!(
+            text.contains("device memory: 1.0 GiB used of 4.0 GiB (3.0 GiB free"),
+            "{text}"
+        );
     }
 }

@@ -295,6 +295,7 @@ impl Runtime {
             },
             rows,
             stats: self.cache.stats().clone(),
+            device_memory: crate::device::device_memory(&self.device),
         }
     }
 }
