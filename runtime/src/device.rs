@@ -42,7 +42,7 @@ pub fn pick_device(spec: &str) -> Result<PickedDevice> {
     let opened = open_cuda(cuda_ordinal.unwrap_or(0));
     match (cuda_ordinal, opened) {
         (_, Ok(device)) => Ok(PickedDevice { device, note: None }),
-        (Some(_), Err(why)) => Err(RuntimeError::Config(why)),
+        (Some(_), Err(why)) => Err(RuntimeError::Device(why)),
         (None, Err(why)) => Ok(PickedDevice {
             device: Device::Cpu,
             note: Some(format!("using the CPU: {why}")),
@@ -70,7 +70,12 @@ fn open_cuda(ordinal: usize) -> std::result::Result<Device, String> {
     if !cuda_compiled() {
         return Err("this build has no CUDA support; rebuild with `cargo build --release --features cuda` (see scripts/cuda-toolchain.sh)".to_owned());
     }
-    Device::new_cuda(ordinal).map_err(|e| format!("CUDA device {ordinal} is not available: {e}"))
+    // candle appends a backtrace when RUST_BACKTRACE is set: keep the message's first line.
+    Device::new_cuda(ordinal).map_err(|e| {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default().trim().to_owned();
+        format!("CUDA device {ordinal} is not available: {first}")
+    })
 }
 
 #[cfg(test)]

@@ -31,6 +31,9 @@ pub enum RuntimeError {
         /// What is wrong.
         problem: String,
     },
+    /// The requested device cannot be used.
+    #[error("{0}")]
+    Device(String),
     /// A configuration that cannot describe a model.
     #[error("invalid model configuration: {0}")]
     Config(String),
