@@ -12,10 +12,10 @@ out=bench/gpu/bundle
 rm -rf "$out"
 mkdir -p "$out"
 
-cargo build --release -p modularbase --features cuda
-cargo build --release -p modularbase-bench --bin gpu --features cuda
+# One feature set for every build below, so candle's CUDA kernels compile once.
+cargo build --release -p modularbase -p modularbase-bench --features modularbase-runtime/cuda
 # The runtime's test executables, named test-<target>.
-cargo test --release -p modularbase-runtime --features cuda --no-run --message-format=json \
+cargo test --release -p modularbase -p modularbase-runtime -p modularbase-bench --features modularbase-runtime/cuda --no-run --message-format=json \
     | python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -23,12 +23,14 @@ for line in sys.stdin:
         m = json.loads(line)
     except ValueError:
         continue
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+    if (m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]
+            and m["package_id"].find("modularbase-runtime") >= 0 and m["target"]["name"] != "cache"):
         print(m["target"]["name"], m["executable"])
 ' >"$out/tests.txt"
 
-pack() { # source name
-    xz -9e -T2 -c "$1" >"$out/$2.xz"
+pack() { # source name: debug info stripped (symbols kept), then xz
+    strip --strip-debug -o "$out/$2" "$1"
+    xz -9 -T2 "$out/$2"
     echo "$2: $(stat -c %s "$1") bytes, $(stat -c %s "$out/$2.xz") compressed" >&2
 }
 pack "$CARGO_TARGET_DIR/release/modularbase" modularbase

@@ -2,6 +2,7 @@
 //! goes with every result, and wrappers around the external tools a benchmark compares
 //! against or drives ([`nginx`] serving static files, [`wrk`] generating HTTP load).
 
+pub mod measure;
 pub mod nginx;
 pub mod wrk;
 

@@ -65,35 +65,34 @@ impl MoeLayer {
             .collect())
     }
 
-    /// The layer's output for `z` (`[rows, width]`): only the chosen experts run.
+    /// The layer's output for `z` (`[rows, width]`): only the chosen experts run, each once
+    /// on the rows routed to it. The rows are gathered in one pass, grouped by expert, and
+    /// scattered back in one pass, so the work per expert is its two matmuls.
     pub(crate) fn forward(&self, z: &Tensor) -> Result<Tensor> {
         let routing = self.route(z)?;
-        let mut out = z.zeros_like()?.to_dtype(DType::F32)?;
-        for (e, expert) in self.experts.iter().enumerate() {
-            let (rows, weights): (Vec<u32>, Vec<f32>) = routing
-                .iter()
-                .enumerate()
-                .filter_map(|(row, chosen)| {
-                    chosen
-                        .iter()
-                        .find(|(x, _)| *x == e)
-                        .map(|(_, w)| (row as u32, *w))
-                })
-                .unzip();
-            if rows.is_empty() {
-                continue;
+        let mut by_expert: Vec<Vec<(u32, f32)>> = vec![Vec::new(); self.experts.len()];
+        for (row, chosen) in routing.iter().enumerate() {
+            for &(e, w) in chosen {
+                by_expert[e].push((row as u32, w));
             }
-            self.usage[e].fetch_add(rows.len() as u64, Ordering::Relaxed);
-            let count = rows.len();
-            let rows = Tensor::from_vec(rows, count, z.device())?;
-            let weights = Tensor::from_vec(weights, (count, 1), z.device())?;
-            let y = expert
-                .forward(&z.index_select(&rows, 0)?)?
-                .to_dtype(DType::F32)?
-                .broadcast_mul(&weights)?;
-            out = out.index_add(&rows, &y, 0)?;
         }
-        Ok(out)
+        let (rows, weights): (Vec<u32>, Vec<f32>) = by_expert.iter().flatten().copied().unzip();
+        let count = rows.len();
+        let rows = Tensor::from_vec(rows, count, z.device())?;
+        let weights = Tensor::from_vec(weights, (count, 1), z.device())?;
+        let gathered = z.index_select(&rows, 0)?;
+        let mut outputs = Vec::with_capacity(self.experts.len());
+        let mut start = 0;
+        for (e, routed) in by_expert.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
+            self.usage[e].fetch_add(routed.len() as u64, Ordering::Relaxed);
+            let input = gathered.narrow(0, start, routed.len())?.contiguous()?;
+            outputs.push(self.experts[e].forward(&input)?.to_dtype(DType::F32)?);
+            start += routed.len();
+        }
+        let y = Tensor::cat(&outputs, 0)?.broadcast_mul(&weights)?;
+        Ok(z.zeros_like()?
+            .to_dtype(DType::F32)?
+            .index_add(&rows, &y, 0)?)
     }
 
     /// The same output computed densely: every expert on every row, weighted by the top-k
