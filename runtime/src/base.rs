@@ -386,7 +386,7 @@ impl BaseModel {
 
 /// Moves a tensor read on the CPU to `device` (no copy when that is the CPU).
 pub(crate) fn to_device(t: QTensor, device: &Device) -> Result<QTensor> {
-    if device.is_cpu() {
+    if device.same_device(&t.device()) {
         return Ok(t);
     }
     let data = t.data()?;

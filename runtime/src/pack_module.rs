@@ -152,6 +152,8 @@ impl PackWeights {
         let tensors = tensors
             .into_iter()
             .map(|(name, t)| {
+                // Weights live on the host until a module is built from them.
+                let t = t.to_device(&Device::Cpu)?;
                 Ok((
                     name.clone(),
                     QTensor::quantize(&t, Self::dtype_of(&config, &name))?,
@@ -286,12 +288,15 @@ impl std::fmt::Debug for PackModule {
 }
 
 /// F16 matrices stay F16 in memory (candle would widen them to F32).
+/// F16 blocks are widened on the host: candle's CUDA backend cannot dequantize them.
 fn matmul(t: QTensor, device: &Device) -> Result<QMatMul> {
-    let t = to_device(t, device)?;
     if t.dtype() == GgmlDType::F16 {
-        return Ok(QMatMul::TensorF16(t.dequantize_f16(device)?));
+        let host = to_device(t, &Device::Cpu)?;
+        return Ok(QMatMul::TensorF16(
+            host.dequantize_f16(&Device::Cpu)?.to_device(device)?,
+        ));
     }
-    Ok(QMatMul::from_qtensor(t)?)
+    Ok(QMatMul::from_qtensor(to_device(t, device)?)?)
 }
 
 impl PackModule {
