@@ -102,7 +102,7 @@ impl World {
         if let Some(base) = base {
             let key = base.pooled_hidden(&ByteTokenizer.encode(prompt)).unwrap();
             let key = candle_core::quantized::QTensor::quantize(
-                &key.to_device(&Device::Cpu).unwrap(),
+                &key.to_device(&candle_core::Device::Cpu).unwrap(),
                 candle_core::quantized::GgmlDType::F32,
             )
             .unwrap();
