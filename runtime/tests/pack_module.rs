@@ -143,9 +143,16 @@ fn sparse_top_k_equals_the_dense_computation_restricted_to_the_chosen_experts() 
         let dense = pack.moe_all_experts(&z).unwrap();
         let scale = max_abs(&dense);
         assert!(scale > 0.0);
+        // On the CPU both paths run the same kernels: equal up to float rounding. CUDA picks
+        // its quantized matmul kernel by batch size (activations quantized on small batches,
+        // weights dequantized on large ones), so per-expert batches and the full batch
+        // differ by the activation quantization: within 2% of the output's scale.
+        let quantized_on_gpu = !common::device().is_cpu() && format != ExpertFormat::F16;
+        let tolerance = if quantized_on_gpu { 2e-2 } else { 1e-5 };
+        let diff = max_abs(&(sparse - dense).unwrap());
         assert!(
-            max_abs(&(sparse - dense).unwrap()) <= 1e-5 * scale.max(1.0),
-            "{format:?}"
+            diff <= tolerance * scale.max(1.0),
+            "{format:?}: {diff} against a scale of {scale}"
         );
     }
 }
