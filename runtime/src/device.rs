@@ -21,6 +21,15 @@ pub fn cuda_compiled() -> bool {
 
 /// Parses `cpu`, `cuda`, `cuda:N` or `auto` and opens that device.
 pub fn pick_device(spec: &str) -> Result<PickedDevice> {
+    choose(spec, open_cuda)
+}
+
+/// The selection logic, with the CUDA opener as a parameter (tests give it the failures a
+/// machine without a GPU, or with the stub driver, produces).
+fn choose(
+    spec: &str,
+    open_cuda: impl Fn(usize) -> std::result::Result<Device, String>,
+) -> Result<PickedDevice> {
     let cuda_ordinal = match spec {
         "cpu" => {
             return Ok(PickedDevice {
@@ -70,17 +79,58 @@ fn open_cuda(ordinal: usize) -> std::result::Result<Device, String> {
     if !cuda_compiled() {
         return Err("this build has no CUDA support; rebuild with `cargo build --release --features cuda` (see scripts/cuda-toolchain.sh)".to_owned());
     }
-    // candle appends a backtrace when RUST_BACKTRACE is set: keep the message's first line.
-    Device::new_cuda(ordinal).map_err(|e| {
-        let text = e.to_string();
-        let first = text.lines().next().unwrap_or_default().trim().to_owned();
-        format!("CUDA device {ordinal} is not available: {first}")
-    })
+    Device::new_cuda(ordinal).map_err(|e| cuda_unavailable(ordinal, &e.to_string()))
+}
+
+/// One line saying why CUDA device `ordinal` cannot be used (candle appends a backtrace to
+/// its errors when RUST_BACKTRACE is set: only the message's first line is kept).
+fn cuda_unavailable(ordinal: usize, error: &str) -> String {
+    let first = error.lines().next().unwrap_or_default().trim();
+    format!("CUDA device {ordinal} is not available: {first}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the stub `libcuda` (scripts/cuda-toolchain.sh) makes candle report, with the
+    /// backtrace candle adds under RUST_BACKTRACE=1.
+    fn stub_driver(ordinal: usize) -> std::result::Result<Device, String> {
+        let error = "DriverError(CUDA_ERROR_STUB_LIBRARY, \"<Failure when calling cuGetErrorString()>\")\n   0: candle_core::error::Error::bt\n   1: candle_core::cuda_backend::device::CudaDevice::new";
+        Err(cuda_unavailable(ordinal, error))
+    }
+
+    #[test]
+    fn auto_falls_back_to_the_cpu_with_one_line_when_the_driver_is_a_stub() {
+        let picked = choose("auto", stub_driver).unwrap();
+        assert!(picked.device.is_cpu());
+        assert_eq!(
+            picked.note.as_deref(),
+            Some(
+                "using the CPU: CUDA device 0 is not available: DriverError(CUDA_ERROR_STUB_LIBRARY, \"<Failure when calling cuGetErrorString()>\")"
+            )
+        );
+        let err = choose("cuda:1", stub_driver).unwrap_err().to_string();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("CUDA device 1 is not available: DriverError(CUDA_ERROR_STUB_LIBRARY"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn auto_takes_the_gpu_when_one_answers() {
+        let picked = choose("auto", |_| Ok(Device::Cpu)).unwrap();
+        assert!(picked.note.is_none(), "no note when CUDA opened");
+        assert!(
+            choose("cuda", |n| if n == 0 {
+                Ok(Device::Cpu)
+            } else {
+                Err("wrong ordinal".into())
+            })
+            .is_ok()
+        );
+    }
 
     #[test]
     fn cpu_and_auto_work_everywhere_and_bad_specs_are_refused() {
