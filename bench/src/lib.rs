@@ -4,6 +4,7 @@
 
 pub mod measure;
 pub mod nginx;
+pub mod shapes;
 pub mod wrk;
 
 use std::fs;

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use candle_core::{DType, Device, Tensor};
 use modularbase_bench::measure::{alternate, median, millis};
-use modularbase_pack::ExpertFormat;
+use modularbase_bench::shapes::{BENCH_BASE, BENCH_PACK};
 use modularbase_runtime::{
     BaseConfig, BaseModel, BaseWeights, ByteTokenizer, HiddenPlug, PackCache, PackConfig,
     PackModule, PackWeights, Sampling, device_memory, generate, pick_device,
@@ -31,26 +31,8 @@ const BASE_TOLERANCE: f64 = 1e-3;
 /// With a Q8_0 pack the GPU quantizes activations differently from the CPU kernels.
 const PACK_TOLERANCE: f64 = 2e-2;
 
-const BASE: BaseConfig = BaseConfig {
-    hidden: 256,
-    layers: 6,
-    heads: 8,
-    kv_heads: 4,
-    ffn: 704,
-    vocab: 258,
-    context: 512,
-    rope_theta: 10_000.0,
-    rms_eps: 1e-5,
-};
-const PACK: PackConfig = PackConfig {
-    hidden: 256,
-    width: 256,
-    experts: 8,
-    top_k: 2,
-    expert_ffn: 512,
-    insertion_layer: 3,
-    expert_format: ExpertFormat::Q8_0,
-};
+const BASE: BaseConfig = BENCH_BASE;
+const PACK: PackConfig = BENCH_PACK;
 
 /// One result line.
 struct Row {

@@ -20,11 +20,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use candle_core::{Device, Tensor};
 use modularbase_bench::measure::{alternate, millis};
+use modularbase_bench::shapes::{BENCH_BASE, BENCH_PACK};
 use modularbase_bench::{load_average, machine};
 use modularbase_pack::ExpertFormat;
 use modularbase_runtime::{
-    BaseConfig, BaseModel, ByteTokenizer, CacheStats, HiddenPlug, PackCache, PackConfig,
-    PackModule, PackWeights, Sampling, Sized64, generate,
+    BaseModel, ByteTokenizer, CacheStats, HiddenPlug, PackCache, PackConfig, PackModule,
+    PackWeights, Sampling, Sized64, generate,
 };
 
 /// Bytes in a MiB.
@@ -33,15 +34,7 @@ const MIB: f64 = 1_048_576.0;
 const USAGE: &str = "usage: runtime [--quick] [--json PATH]";
 
 /// The pack shape of the memory, MoE, switch and decode measurements.
-const PACK: PackConfig = PackConfig {
-    hidden: 256,
-    width: 256,
-    experts: 8,
-    top_k: 2,
-    expert_ffn: 512,
-    insertion_layer: 3,
-    expert_format: ExpertFormat::Q8_0,
-};
+const PACK: PackConfig = BENCH_PACK;
 
 /// Command-line options.
 #[derive(Default)]
@@ -280,16 +273,7 @@ fn switch_row(iterations: usize) -> Result<Row> {
 /// 5. Greedy decode tokens/s with the pack plugged in against the base alone.
 fn decode_row(runs: usize) -> Result<Row> {
     const TOKENS: usize = 128;
-    let config = BaseConfig {
-        hidden: 256,
-        layers: 6,
-        heads: 8,
-        kv_heads: 4,
-        ffn: 704,
-        context: 512,
-        ..BaseConfig::default()
-    };
-    let mut base = BaseModel::random(&config, 6, &Device::Cpu).context("random base")?;
+    let mut base = BaseModel::random(&BENCH_BASE, 6, &Device::Cpu).context("random base")?;
     let module = pack(PACK, 7)?;
     let prompt = ByteTokenizer.encode("fn main() {\n    let total = ");
     let greedy = Sampling::greedy();
