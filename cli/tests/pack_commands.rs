@@ -2,9 +2,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{modularbase, text};
+
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
 
 const MANIFEST: &str = r#"[pack]
 id = "python_code"
@@ -20,19 +23,6 @@ readme = "README.md"
 [dependencies]
 reasoning = ">=1.1"
 "#;
-
-fn modularbase(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modularbase"))
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn pack_dir(root: &Path) -> std::path::PathBuf {
     let dir = root.join("python_code");

@@ -2,24 +2,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{modularbase, text};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use modularbase_pack::{ExpertFormat, Manifest};
 use modularbase_runtime::{PackConfig, PackWeights, write_pack_dir};
-
-fn modularbase(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modularbase"))
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// A base made by `base init` and two packs for it, in a temporary directory.
 fn world() -> (tempfile::TempDir, PathBuf) {
