@@ -17,14 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use modularbase_bench::machine;
 use modularbase_pack::{
     ArchiveLimits, MANIFEST_FILE, PackRef, WEIGHTS_FILE, build_archive, inspect_archive,
     sha256_file, unpack_archive,
 };
 
-const USAGE: &str = "usage: archive [--size-mib N] [--runs N] [--json PATH]";
 const README: &str = "README.md";
 const MANIFEST: &str = r#"[pack]
 id = "bench_pack"
@@ -40,9 +39,17 @@ readme = "README.md"
 "#;
 
 /// Command-line options.
+#[derive(clap::Parser)]
+#[command(about = "Pack archive build, unpack and SHA-256 against tar --zstd and sha256sum")]
 struct Options {
+    /// Size of the synthetic weights in MiB.
+    #[arg(long, default_value_t = 256)]
     size_mib: u64,
+    /// Alternating runs per operation; the median is reported.
+    #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
     json: Option<PathBuf>,
 }
 
@@ -65,36 +72,6 @@ impl Row {
             mib * 1000.0 / self.tool_ms,
         ]
     }
-}
-
-fn parse_args() -> Result<Options> {
-    let mut options = Options {
-        size_mib: 256,
-        runs: 5,
-        json: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .with_context(|| format!("{arg} needs a value\n{USAGE}"))
-        };
-        match arg.as_str() {
-            "--size-mib" => options.size_mib = value()?.parse().context("--size-mib")?,
-            "--runs" => options.runs = value()?.parse().context("--runs")?,
-            "--json" => options.json = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => bail!("unknown argument `{other}`\n{USAGE}"),
-        }
-    }
-    ensure!(
-        options.size_mib > 0 && options.runs > 0,
-        "--size-mib and --runs must be positive"
-    );
-    Ok(options)
 }
 
 /// Fails with a clear message unless every external tool is installed.
@@ -236,7 +213,11 @@ fn timed(f: impl FnOnce() -> Result<()>) -> Result<Duration> {
 }
 
 fn main() -> Result<()> {
-    let options = parse_args()?;
+    let options = <Options as clap::Parser>::parse();
+    ensure!(
+        options.size_mib > 0 && options.runs > 0,
+        "--size-mib and --runs must be positive"
+    );
     check_tools()?;
     let tmp = tempfile::tempdir().context("create a temporary directory")?;
     let pack_dir = tmp.path().join("pack");

@@ -16,7 +16,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use modularbase_bench::measure::{alternate, median, millis};
 use modularbase_bench::shapes::{BENCH_BASE, BENCH_PACK};
@@ -284,21 +284,27 @@ fn cache_rows(gpu: &Device, switches: usize) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// Command-line options.
+#[derive(clap::Parser)]
+#[command(about = "The runtime on a CUDA GPU against the CPU")]
+struct Options {
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Fewer runs, tokens and switches.
+    #[arg(long)]
+    quick: bool,
+    /// The device to measure (`cpu` runs every step on the CPU against itself).
+    #[arg(long, default_value = "cuda:0")]
+    device: String,
+}
+
 fn main() -> Result<()> {
-    let mut json = None;
-    let mut quick = false;
-    let mut spec = "cuda:0".to_owned();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--json" => json = Some(PathBuf::from(args.next().context("--json needs a path")?)),
-            "--quick" => quick = true,
-            "--device" => spec = args.next().context("--device needs a value")?,
-            other => bail!(
-                "unknown argument `{other}`; usage: gpu [--json PATH] [--quick] [--device SPEC]"
-            ),
-        }
-    }
+    let Options {
+        json,
+        quick,
+        device: spec,
+    } = <Options as clap::Parser>::parse();
     let gpu = pick_device(&spec)
         .context("this benchmark needs a CUDA GPU and a build with --features cuda")?
         .device;

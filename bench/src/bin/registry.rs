@@ -21,7 +21,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use modularbase_bench::nginx::Nginx;
 use modularbase_bench::wrk::{LoadResult, Wrk};
 use modularbase_bench::{load_average, machine};
@@ -32,23 +32,43 @@ use modularbase_registry::RegistryConfig;
 use modularbase_tests::Pack;
 use reqwest::blocking::Client;
 
-const USAGE: &str = "usage: registry [--duration SECS] [--connections N] [--threads N] \
-    [--packs N] [--versions N] [--large-mib N] [--rounds N] [--warmup SECS] [--json PATH]";
 /// The large pack's id.
 const LARGE: &str = "large_pack";
 /// A wrk request that takes longer than this counts as a timeout.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Command-line options.
+#[derive(clap::Parser)]
+#[command(
+    about = "Registry index GETs and downloads under wrk against nginx serving the same bytes"
+)]
 struct Options {
+    /// Seconds of load per scenario and server.
+    #[arg(long, default_value_t = 10)]
     duration: u64,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 64)]
     connections: u32,
+    /// wrk threads.
+    #[arg(long, default_value_t = 2)]
     threads: u32,
+    /// Domain packs to publish.
+    #[arg(long, default_value_t = 20)]
     packs: usize,
+    /// Versions of each pack.
+    #[arg(long, default_value_t = 5)]
     versions: usize,
+    /// Size of the large pack's weights in MiB.
+    #[arg(long, default_value_t = 8)]
     large_mib: usize,
+    /// Alternating rounds of every scenario.
+    #[arg(long, default_value_t = 1)]
     rounds: usize,
+    /// Seconds of untimed warm-up before each measurement.
+    #[arg(long, default_value_t = 1)]
     warmup: u64,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
     json: Option<PathBuf>,
 }
 
@@ -61,41 +81,8 @@ struct Row {
     nginx: LoadResult,
 }
 
-fn parse_args() -> Result<Options> {
-    let mut options = Options {
-        duration: 10,
-        connections: 64,
-        threads: 2,
-        packs: 20,
-        versions: 5,
-        large_mib: 8,
-        rounds: 1,
-        warmup: 1,
-        json: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .with_context(|| format!("{arg} needs a value\n{USAGE}"))
-        };
-        match arg.as_str() {
-            "--duration" => options.duration = value()?.parse().context("--duration")?,
-            "--connections" => options.connections = value()?.parse().context("--connections")?,
-            "--threads" => options.threads = value()?.parse().context("--threads")?,
-            "--packs" => options.packs = value()?.parse().context("--packs")?,
-            "--versions" => options.versions = value()?.parse().context("--versions")?,
-            "--large-mib" => options.large_mib = value()?.parse().context("--large-mib")?,
-            "--rounds" => options.rounds = value()?.parse().context("--rounds")?,
-            "--warmup" => options.warmup = value()?.parse().context("--warmup")?,
-            "--json" => options.json = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => bail!("unknown argument `{other}`\n{USAGE}"),
-        }
-    }
+/// Refuses option combinations the benchmark cannot run.
+fn validate(options: &Options) -> Result<()> {
     ensure!(
         options.duration > 0
             && options.packs > 0
@@ -108,7 +95,7 @@ fn parse_args() -> Result<Options> {
         options.threads > 0 && options.connections >= options.threads,
         "--threads must be positive and --connections at least --threads"
     );
-    Ok(options)
+    Ok(())
 }
 
 /// `GGUF` then `mib` MiB of xorshift bytes, which zstd cannot shrink: the archive is about
@@ -359,7 +346,8 @@ fn bench(options: &Options, ours: &str, token: String, tmp: &Path) -> Result<Vec
 }
 
 fn main() -> Result<()> {
-    let options = parse_args()?;
+    let options = <Options as clap::Parser>::parse();
+    validate(&options)?;
     let versions = format!("{}, {}", Nginx::version()?, Wrk::version()?);
     let load_before = load_average();
     let tmp = tempfile::tempdir().context("create a temporary directory")?;
