@@ -172,6 +172,10 @@ fn acknowledged_publishes_survive_kill_9_at_random_moments() {
         acknowledged.len() >= 5,
         "too few publishes to mean anything: {acknowledged:?}"
     );
+    eprintln!(
+        "{} publishes acknowledged across the kills",
+        acknowledged.len()
+    );
 }
 
 #[test]
