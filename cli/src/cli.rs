@@ -38,10 +38,61 @@ pub enum Command {
     ///
     /// Example: modularbase run "def fib(n):" --base ./tiny_base --pack ./python_code --debug
     Run(RunArgs),
+    /// Store the API token for a registry (read from stdin, or `--token`).
+    ///
+    /// Example: modularbase registry user add ada | modularbase login --registry http://127.0.0.1:7878
+    Login(LoginArgs),
+    /// Manage your Ed25519 signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Show the memory dashboard: base, router and packs against the budget.
     ///
     /// Example: modularbase monitor --base ./tiny_base --pack ./python_code --budget 1GiB
     Monitor(MonitorArgs),
+}
+
+/// Arguments of `login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// The token (default: read one line from stdin, so it stays out of shell history).
+    #[arg(long)]
+    pub token: Option<String>,
+}
+
+/// `modularbase key …`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Generate a key pair in the home's `keys/` (private key mode 0600) and print the public key.
+    ///
+    /// Example: modularbase key generate
+    Generate(KeyNameArgs),
+    /// List your keys with their fingerprints.
+    List,
+    /// Upload a public key to the registry for the logged-in user (needed to publish).
+    ///
+    /// Example: modularbase key register --registry http://127.0.0.1:7878
+    Register(KeyRegisterArgs),
+}
+
+/// Which key.
+#[derive(Debug, Args)]
+pub struct KeyNameArgs {
+    /// The key's name in `keys/`.
+    #[arg(long, default_value = "default")]
+    pub name: String,
+}
+
+/// Arguments of `key register`.
+#[derive(Debug, Args)]
+pub struct KeyRegisterArgs {
+    #[command(flatten)]
+    pub key: KeyNameArgs,
+    /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
+    #[arg(long)]
+    pub registry: Option<String>,
 }
 
 /// `modularbase base …`.

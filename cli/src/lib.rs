@@ -3,10 +3,12 @@
 
 mod cli;
 mod commands;
+mod home;
 mod ops;
 mod printer;
 
-pub use cli::{BaseCommand, Bytes, Cli, Command, PackCommand};
+pub use cli::{BaseCommand, Bytes, Cli, Command, KeyCommand, PackCommand};
+pub use home::{Config, Credentials, Home, RegistryCredential};
 pub use ops::{BuiltArchive, build_pack, inspect_pack, open_runtime};
 pub use printer::Printer;
 
@@ -19,5 +21,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Base(BaseCommand::Init(args)) => commands::base_init::run(&args, printer),
         Command::Run(args) => commands::run::run(&args, printer),
         Command::Monitor(args) => commands::monitor::run(&args, printer),
+        Command::Login(args) => commands::login::run(&args, printer),
+        Command::Key(command) => commands::key::run(&command, printer),
     }
 }

@@ -1,6 +1,8 @@
 //! One file per command: parse arguments, call an op, report the result.
 
 pub(crate) mod base_init;
+pub(crate) mod key;
+pub(crate) mod login;
 pub(crate) mod monitor;
 pub(crate) mod pack_build;
 pub(crate) mod pack_inspect;

@@ -1,5 +1,8 @@
 //! What the CLI's integration tests share: running the real binary.
 
+// Each test binary compiles this module and uses part of it.
+#![allow(dead_code)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

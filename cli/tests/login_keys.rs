@@ -1,0 +1,216 @@
+//! `login` and `key generate|list|register` through the real binary, against a real
+//! registry on 127.0.0.1, in a temporary home.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::text;
+use modularbase_pack::{KeyList, PublicKey};
+use modularbase_tests::TestRegistry;
+
+/// Runs the binary with `home` as MODULARBASE_HOME, feeding `stdin`, without the registry
+/// environment variables of the surrounding shell.
+fn in_home(home: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modularbase"))
+        .args(args)
+        .env("MODULARBASE_HOME", home)
+        .env_remove("MODULARBASE_REGISTRY")
+        .env_remove("MODULARBASE_TOKEN")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn token_for(registry: &TestRegistry, login: &str) -> String {
+    let out = registry.admin(&["user", "add", login]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn login_reads_the_token_from_stdin_and_stores_it_privately() {
+    let home = tempfile::tempdir().unwrap();
+    let out = in_home(
+        home.path(),
+        &["login", "--registry", "http://127.0.0.1:7878/"],
+        "mbr_abc_secret\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("Logged in to http://127.0.0.1:7878 "),
+        "{}",
+        text(&out.stdout)
+    );
+    let credentials = std::fs::read_to_string(home.path().join("credentials.toml")).unwrap();
+    assert!(
+        credentials.contains("[registries.\"http://127.0.0.1:7878\"]")
+            && credentials.contains("token = \"mbr_abc_secret\""),
+        "{credentials}"
+    );
+    #[cfg(unix)]
+    assert_eq!(mode(&home.path().join("credentials.toml")), 0o600);
+    let config = std::fs::read_to_string(home.path().join("config.toml")).unwrap();
+    assert_eq!(
+        config.trim(),
+        "default_registry = \"http://127.0.0.1:7878\""
+    );
+
+    // A second login replaces the token and keeps the default.
+    let again = in_home(home.path(), &["login", "--token", "mbr_new_token"], "");
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(
+        std::fs::read_to_string(home.path().join("credentials.toml"))
+            .unwrap()
+            .contains("mbr_new_token")
+    );
+}
+
+#[test]
+fn login_refuses_what_is_not_a_token_or_a_url() {
+    let home = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str, &str); 3] = [
+        (
+            &["login", "--registry", "http://127.0.0.1:7878"],
+            "\n",
+            "that is not an API token",
+        ),
+        (
+            &["login", "--registry", "ftp://example"],
+            "mbr_x_y\n",
+            "is not a registry URL",
+        ),
+        (&["login"], "mbr_x_y\n", "no registry given"),
+    ];
+    for (args, stdin, expected) in cases {
+        let out = in_home(home.path(), args, stdin);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(
+        !home.path().join("credentials.toml").exists(),
+        "nothing saved after a refusal"
+    );
+}
+
+#[test]
+fn key_generate_writes_a_private_key_once_and_prints_the_public_key() {
+    let home = tempfile::tempdir().unwrap();
+    let out = in_home(home.path(), &["key", "generate"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let public: PublicKey = text(&out.stdout).trim().parse().unwrap();
+    let keys = home.path().join("keys");
+    #[cfg(unix)]
+    assert_eq!(mode(&keys.join("default.key")), 0o600);
+    assert_eq!(
+        std::fs::read_to_string(keys.join("default.pub"))
+            .unwrap()
+            .trim(),
+        public.to_string()
+    );
+
+    let private = std::fs::read(keys.join("default.key")).unwrap();
+    let again = in_home(home.path(), &["key", "generate"], "");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(
+        std::fs::read(keys.join("default.key")).unwrap(),
+        private,
+        "the key must be untouched"
+    );
+
+    assert!(
+        in_home(home.path(), &["key", "generate", "--name", "ci"], "")
+            .status
+            .success()
+    );
+    let list = text(&in_home(home.path(), &["key", "list"], "").stdout);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert!(
+        lines[1].starts_with("default") && lines[1].contains(&public.fingerprint()),
+        "{list}"
+    );
+}
+
+#[test]
+fn key_register_uploads_the_key_for_the_logged_in_user() {
+    let registry = TestRegistry::start();
+    let token = token_for(&registry, "ada");
+    let home = tempfile::tempdir().unwrap();
+    let unregistered = in_home(
+        home.path(),
+        &["key", "register", "--registry", &registry.url],
+        "",
+    );
+    assert_eq!(unregistered.status.code(), Some(1));
+    assert!(
+        text(&unregistered.stderr).contains("not logged in to"),
+        "{}",
+        text(&unregistered.stderr)
+    );
+
+    assert!(
+        in_home(
+            home.path(),
+            &["login", "--registry", &registry.url],
+            &format!("{token}\n")
+        )
+        .status
+        .success()
+    );
+    let public = text(&in_home(home.path(), &["key", "generate"], "").stdout)
+        .trim()
+        .to_owned();
+    let out = in_home(home.path(), &["key", "register"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("Registered key `default`"),
+        "{}",
+        text(&out.stdout)
+    );
+    let keys: KeyList = registry.get("/api/v1/users/ada/keys").json().unwrap();
+    assert_eq!(keys.keys.len(), 1);
+    assert_eq!(keys.keys[0].key.to_string(), public);
+
+    // Another user cannot claim the same key: the registry's refusal is shown.
+    let bob = token_for(&registry, "bob");
+    let out = in_home(home.path(), &["login", "--token", &bob], "");
+    assert!(out.status.success());
+    let out = in_home(home.path(), &["key", "register"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("refused the key (409 Conflict): key")
+            && text(&out.stderr).contains("registered to another user"),
+        "{}",
+        text(&out.stderr)
+    );
+}
