@@ -242,6 +242,29 @@ pub enum PackCommand {
     ///
     /// Example: modularbase pack inspect target/python_code-1.0.0.mbpack
     Inspect(InspectArgs),
+    /// Build, sign and upload the pack to the registry.
+    ///
+    /// Needs a signing key registered to you (`key generate`, `key register`) and a login.
+    ///
+    /// Example: modularbase pack publish --path packs/python_code --dry-run
+    Publish(PublishArgs),
+}
+
+/// Arguments of `pack publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The pack directory, holding `pack.toml` and `weights.gguf`.
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+    /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// The signing key in the home's `keys/`.
+    #[arg(long, default_value = "default")]
+    pub key: String,
+    /// Build and sign, show what would be uploaded, upload nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Arguments of `pack build`.
@@ -250,6 +273,9 @@ pub struct BuildArgs {
     /// The pack directory, holding `pack.toml` and `weights.gguf`.
     #[arg(long, default_value = ".")]
     pub path: PathBuf,
+    /// Sign with this key from the home's `keys/` (default: `default`, when it exists).
+    #[arg(long)]
+    pub key: Option<String>,
 }
 
 /// Arguments of `pack inspect`.

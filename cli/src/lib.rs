@@ -9,7 +9,10 @@ mod printer;
 
 pub use cli::{BaseCommand, Bytes, Cli, Command, KeyCommand, PackCommand};
 pub use home::{Config, Credentials, Home, RegistryCredential};
-pub use ops::{BuiltArchive, build_pack, inspect_pack, open_runtime};
+pub use ops::{
+    BuiltArchive, Published, SignatureStatus, build_pack, check_signature, inspect_pack,
+    open_runtime, publish, sign_archive, signature_path, signing_key,
+};
 pub use printer::Printer;
 
 /// Runs one parsed command line.
@@ -17,6 +20,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::Pack(PackCommand::Build(args)) => commands::pack_build::run(&args, printer),
         Command::Pack(PackCommand::Inspect(args)) => commands::pack_inspect::run(&args, printer),
+        Command::Pack(PackCommand::Publish(args)) => commands::pack_publish::run(&args, printer),
         Command::Registry(command) => modularbase_registry::run_command(command),
         Command::Base(BaseCommand::Init(args)) => commands::base_init::run(&args, printer),
         Command::Run(args) => commands::run::run(&args, printer),

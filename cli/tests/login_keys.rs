@@ -5,35 +5,15 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use common::text;
 use modularbase_pack::{KeyList, PublicKey};
 use modularbase_tests::TestRegistry;
 
-/// Runs the binary with `home` as MODULARBASE_HOME, feeding `stdin`, without the registry
-/// environment variables of the surrounding shell.
 fn in_home(home: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_modularbase"))
-        .args(args)
-        .env("MODULARBASE_HOME", home)
-        .env_remove("MODULARBASE_REGISTRY")
-        .env_remove("MODULARBASE_TOKEN")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    common::in_home(home, home, args, stdin)
 }
 
 fn token_for(registry: &TestRegistry, login: &str) -> String {

@@ -6,4 +6,5 @@ pub(crate) mod login;
 pub(crate) mod monitor;
 pub(crate) mod pack_build;
 pub(crate) mod pack_inspect;
+pub(crate) mod pack_publish;
 pub(crate) mod run;

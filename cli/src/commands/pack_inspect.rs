@@ -1,6 +1,7 @@
 //! `modularbase pack inspect FILE.mbpack`.
 
 use crate::cli::InspectArgs;
+use crate::ops::SignatureStatus;
 use crate::printer::{Printer, human_bytes};
 
 /// Verifies the archive's structure and prints what it holds.
@@ -36,5 +37,17 @@ pub(crate) fn run(args: &InspectArgs, printer: &Printer) -> anyhow::Result<()> {
     }
     printer.line(format!("  archive size  {}", human_bytes(size)));
     printer.line(format!("  sha256        {cksum}"));
+    match crate::ops::check_signature(&args.archive, &contents, &cksum) {
+        SignatureStatus::Valid(fingerprint) => {
+            printer.line(format!("  signature     valid (key {fingerprint})"))
+        }
+        SignatureStatus::Missing => {
+            printer.line("  signature     none (no .sig file beside the archive)")
+        }
+        SignatureStatus::Invalid(why) => anyhow::bail!(
+            "the signature of `{}` is invalid: {why}",
+            args.archive.display()
+        ),
+    }
     Ok(())
 }

@@ -2,8 +2,12 @@
 
 mod build;
 mod inspect;
+mod publish;
 mod runtime;
+mod sign;
 
 pub use build::{BuiltArchive, build_pack};
 pub use inspect::inspect_pack;
+pub use publish::{Published, publish};
 pub use runtime::open_runtime;
+pub use sign::{SignatureStatus, check_signature, sign_archive, signature_path, signing_key};

@@ -3,17 +3,39 @@
 // Each test binary compiles this module and uses part of it.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
-/// Runs the `modularbase` binary cargo built for these tests, in `cwd`, colour off.
+/// Runs the `modularbase` binary cargo built for these tests, in `cwd`, colour off, with
+/// an empty home of its own (`cwd/.home`) so the user's keys and logins never leak in.
 pub(crate) fn modularbase(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modularbase"))
+    in_home(cwd, &cwd.join(".home"), args, "")
+}
+
+/// Runs the binary in `cwd` with `home` as MODULARBASE_HOME, feeding `stdin`, without the
+/// registry variables of the surrounding shell.
+pub(crate) fn in_home(cwd: &Path, home: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modularbase"))
         .args(args)
         .current_dir(cwd)
+        .env("MODULARBASE_HOME", home)
+        .env_remove("MODULARBASE_REGISTRY")
+        .env_remove("MODULARBASE_TOKEN")
         .env("NO_COLOR", "1")
-        .output()
-        .expect("the modularbase binary runs")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the modularbase binary runs");
+    if let Some(mut input) = child.stdin.take() {
+        input
+            .write_all(stdin.as_bytes())
+            .expect("stdin accepts the input");
+    }
+    child
+        .wait_with_output()
+        .expect("the modularbase binary finishes")
 }
 
 /// Output bytes as text.
