@@ -2,12 +2,14 @@
 //! and report, and `ops` that do the work (so tests and other front ends can call them).
 
 mod cli;
+mod client;
 mod commands;
 mod home;
 mod ops;
 mod printer;
 
 pub use cli::{BaseCommand, Bytes, Cli, Command, KeyCommand, PackCommand};
+pub use client::RegistryClient;
 pub use home::{Config, Credentials, Home, RegistryCredential};
 pub use ops::{
     BuiltArchive, Published, SignatureStatus, build_pack, check_signature, inspect_pack,

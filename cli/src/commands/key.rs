@@ -1,7 +1,10 @@
 //! `modularbase key generate | list | register`: the user's Ed25519 signing keys.
 
 use anyhow::{Context, bail};
-use modularbase_pack::{ErrorEnvelope, KeyInfo, PublicKey, RegisterKeyRequest, SigningKey};
+use modularbase_pack::{KeyInfo, PublicKey, RegisterKeyRequest, SigningKey};
+use reqwest::Method;
+
+use crate::client::RegistryClient;
 
 use crate::cli::{KeyCommand, KeyNameArgs, KeyRegisterArgs};
 use crate::home::Home;
@@ -79,10 +82,8 @@ fn list(home: &Home, printer: &Printer) -> anyhow::Result<()> {
 /// Uploads the public key to the registry for the logged-in user.
 fn register(home: &Home, args: &KeyRegisterArgs, printer: &Printer) -> anyhow::Result<()> {
     check_name(&args.key.name)?;
-    let (url, token) = home.registry(args.registry.as_deref())?;
-    let token = token.with_context(|| {
-        format!("not logged in to {url}: run `modularbase login --registry {url}` first")
-    })?;
+    let client = RegistryClient::from_home(home, args.registry.as_deref())?;
+    let request = client.request(Method::POST, "/api/v1/keys", true)?;
     let path = home.keys_dir().join(format!("{}.pub", args.key.name));
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -95,28 +96,10 @@ fn register(home: &Home, args: &KeyRegisterArgs, printer: &Printer) -> anyhow::R
         .trim()
         .parse()
         .with_context(|| format!("`{}` is not a public key", path.display()))?;
-    let response = reqwest::blocking::Client::new()
-        .post(format!("{url}/api/v1/keys"))
-        .header("Authorization", token)
-        .json(&RegisterKeyRequest { key })
-        .send()
-        .with_context(|| format!("cannot reach the registry at {url}"))?;
-    let status = response.status();
-    let body = response
-        .text()
-        .with_context(|| format!("cannot read the answer of {url}"))?;
-    if !status.is_success() {
-        let detail = serde_json::from_str::<ErrorEnvelope>(&body)
-            .ok()
-            .and_then(|e| e.errors.into_iter().next())
-            .map_or(body, |e| e.detail);
-        bail!("the registry at {url} refused the key ({status}): {detail}");
-    }
-    let info: KeyInfo =
-        serde_json::from_str(&body).with_context(|| format!("unexpected answer from {url}"))?;
+    let info: KeyInfo = client.send(request.json(&RegisterKeyRequest { key }), "the key")?;
     printer.line(format!(
-        "Registered key `{}` ({}) at {url}",
-        args.key.name, info.fingerprint
+        "Registered key `{}` ({}) at {}",
+        args.key.name, info.fingerprint, client.url
     ));
     Ok(())
 }

@@ -4,11 +4,13 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use anyhow::{Context, bail};
-use modularbase_pack::{ErrorEnvelope, PublishMetadata, PublishResponse, encode_publish_header};
+use anyhow::Context;
+use modularbase_pack::{PublishMetadata, PublishResponse, encode_publish_header};
+use reqwest::Method;
 
 use super::sign::{sign_archive, signing_key};
 use super::{BuiltArchive, build_pack};
+use crate::client::RegistryClient;
 use crate::home::Home;
 
 /// What a publish did (or, dry, would do).
@@ -33,24 +35,24 @@ pub fn publish(
     key_name: &str,
     dry_run: bool,
 ) -> anyhow::Result<Published> {
-    let (url, token) = home.registry(registry)?;
+    let client = RegistryClient::from_home(home, registry)?;
     let key = signing_key(home, key_name)?.with_context(|| {
         format!("publishing needs a signing key and there is no `{key_name}` key: run `modularbase key generate` and `modularbase key register`")
     })?;
-    let token = match (token, dry_run) {
-        (Some(token), _) => Some(token),
-        (None, true) => None,
-        (None, false) => {
-            bail!("not logged in to {url}: run `modularbase login --registry {url}` first")
-        }
+    // Checked before building, so a refusal leaves nothing behind.
+    let request = if dry_run {
+        None
+    } else {
+        Some(client.request(Method::PUT, "/api/v1/packs/new", true)?)
     };
     let built = build_pack(pack_dir)?;
     let metadata = sign_archive(&built, &key)?;
-    let Some(token) = token.filter(|_| !dry_run) else {
+    let registry = client.url.clone();
+    let Some(request) = request else {
         return Ok(Published {
             built,
             metadata,
-            registry: url,
+            registry,
             response: None,
         });
     };
@@ -66,41 +68,18 @@ pub fn publish(
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let body = std::io::Cursor::new(header.clone()).chain(progress.wrap_read(file));
-    let response = reqwest::blocking::Client::builder()
-        .timeout(None)
-        .build()
-        .context("cannot create the HTTP client")?
-        .put(format!("{url}/api/v1/packs/new"))
-        .header("Authorization", token)
-        .body(reqwest::blocking::Body::sized(
-            body,
-            header.len() as u64 + built.size,
-        ))
-        .send()
-        .with_context(|| format!("cannot reach the registry at {url}"))?;
+    let length = header.len() as u64 + built.size;
+    let body = std::io::Cursor::new(header).chain(progress.wrap_read(file));
+    let what = format!("{}@{}", metadata.id, metadata.vers);
+    let answer = client.send::<PublishResponse>(
+        request.body(reqwest::blocking::Body::sized(body, length)),
+        &what,
+    );
     progress.finish_and_clear();
-    let status = response.status();
-    let text = response
-        .text()
-        .with_context(|| format!("cannot read the answer of {url}"))?;
-    if !status.is_success() {
-        let detail = serde_json::from_str::<ErrorEnvelope>(&text)
-            .ok()
-            .and_then(|e| e.errors.into_iter().next())
-            .map_or(text, |e| e.detail);
-        bail!(
-            "the registry at {url} refused {}@{} ({status}): {detail}",
-            metadata.id,
-            metadata.vers
-        );
-    }
-    let answer: PublishResponse =
-        serde_json::from_str(&text).with_context(|| format!("unexpected answer from {url}"))?;
     Ok(Published {
         built,
         metadata,
-        registry: url,
-        response: Some(answer),
+        registry,
+        response: Some(answer?),
     })
 }
