@@ -248,6 +248,102 @@ pub enum PackCommand {
     ///
     /// Example: modularbase pack publish --path packs/python_code --dry-run
     Publish(PublishArgs),
+    /// Search the registry by id, name, description and domain.
+    ///
+    /// Example: modularbase pack search code --kind domain
+    Search(SearchArgs),
+    /// Show a pack's metadata, owners and versions.
+    ///
+    /// Example: modularbase pack info python_code
+    Info(InfoArgs),
+    /// Yank a version (it stays downloadable and its number stays taken), or `--undo`.
+    ///
+    /// Example: modularbase pack yank python_code@1.0.0
+    Yank(YankArgs),
+    /// List, add or remove a pack's owners.
+    ///
+    /// Example: modularbase pack owner add python_code bob
+    Owner(OwnerArgs),
+}
+
+/// Arguments of `pack search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Text to look for.
+    #[arg(default_value = "")]
+    pub query: String,
+    /// Only this kind: base, router or domain.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only this domain label.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Order: downloads (default), recent or name.
+    #[arg(long)]
+    pub sort: Option<String>,
+    /// Page number, from 1.
+    #[arg(long, default_value_t = 1)]
+    pub page: u32,
+    /// Matches per page (at most 100).
+    #[arg(long, default_value_t = 20)]
+    pub per_page: u32,
+    /// Print the registry's JSON answer.
+    #[arg(long)]
+    pub json: bool,
+    /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
+    #[arg(long)]
+    pub registry: Option<String>,
+}
+
+/// Arguments of `pack info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The pack id.
+    pub id: PackId,
+    /// Print the registry's JSON answer.
+    #[arg(long)]
+    pub json: bool,
+    /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
+    #[arg(long)]
+    pub registry: Option<String>,
+}
+
+/// Arguments of `pack yank`.
+#[derive(Debug, Args)]
+pub struct YankArgs {
+    /// `ID@VERSION`.
+    pub pack: String,
+    /// Unyank instead.
+    #[arg(long)]
+    pub undo: bool,
+    /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
+    #[arg(long)]
+    pub registry: Option<String>,
+}
+
+/// What `pack owner` does.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum OwnerAction {
+    /// Print the owners.
+    List,
+    /// Add the given logins.
+    Add,
+    /// Remove the given logins.
+    Remove,
+}
+
+/// Arguments of `pack owner`.
+#[derive(Debug, Args)]
+pub struct OwnerArgs {
+    /// list, add or remove.
+    pub action: OwnerAction,
+    /// The pack id.
+    pub id: PackId,
+    /// Logins to add or remove.
+    pub logins: Vec<String>,
+    /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
+    #[arg(long)]
+    pub registry: Option<String>,
 }
 
 /// Arguments of `pack publish`.

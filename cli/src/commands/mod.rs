@@ -7,4 +7,5 @@ pub(crate) mod monitor;
 pub(crate) mod pack_build;
 pub(crate) mod pack_inspect;
 pub(crate) mod pack_publish;
+pub(crate) mod pack_registry;
 pub(crate) mod run;
