@@ -29,9 +29,8 @@ pub(crate) fn in_home(cwd: &Path, home: &Path, args: &[&str], stdin: &str) -> Ou
         .spawn()
         .expect("the modularbase binary runs");
     if let Some(mut input) = child.stdin.take() {
-        input
-            .write_all(stdin.as_bytes())
-            .expect("stdin accepts the input");
+        // A command that never reads stdin may exit first: a broken pipe is fine.
+        let _ = input.write_all(stdin.as_bytes());
     }
     child
         .wait_with_output()
