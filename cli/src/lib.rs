@@ -7,6 +7,7 @@ mod commands;
 mod home;
 mod ops;
 mod printer;
+mod resolve;
 
 pub use cli::{BaseCommand, Bytes, Cli, Command, KeyCommand, PackCommand};
 pub use client::RegistryClient;
@@ -16,6 +17,7 @@ pub use ops::{
     open_runtime, publish, sign_archive, signature_path, signing_key,
 };
 pub use printer::Printer;
+pub use resolve::{IndexSource, Node, Resolution, ResolveError, resolve};
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {

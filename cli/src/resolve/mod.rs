@@ -1,0 +1,82 @@
+//! Dependency resolution with PubGrub over the registry's sparse index.
+//!
+//! Every pack is a package; its versions are the index records (yanked versions skipped,
+//! pre-releases only for packs requested with `--pre`). A version depends on its `deps`
+//! (cargo requirement syntax), on its base family with the union of `[M.m.0, M.(m+1).0)`
+//! for each `base_compatibility` entry, and "conflicts" with packs it must never be
+//! installed beside (see [`provider`] for how conflicts are encoded). The newest version
+//! that fits is chosen, most constrained packs first. When no set of versions fits, the
+//! derivation tree is reported in sentences by [`report`]: which pack needs what, and why
+//! that cannot be had.
+
+mod provider;
+mod ranges;
+mod report;
+
+use std::collections::{BTreeMap, HashSet};
+
+use modularbase_pack::{IndexRecord, PackId};
+use pubgrub::{DefaultStringReporter, PubGrubError, Reporter};
+use semver::VersionReq;
+
+pub use provider::{IndexSource, Node};
+
+/// What to install: the newest records that satisfy everything, by pack id.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    /// The chosen version of every pack needed.
+    pub packs: BTreeMap<PackId, IndexRecord>,
+}
+
+/// Resolution failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// No set of versions satisfies the request: the explanation.
+    #[error("no set of packs satisfies the request:\n{0}")]
+    NoSolution(String),
+    /// The index could not be read.
+    #[error("cannot read the index: {0}")]
+    Index(String),
+}
+
+/// Resolves `requests` (pack id and requirement; `*` for any) against `source`.
+pub fn resolve<S: IndexSource>(
+    source: &S,
+    requests: &[(PackId, VersionReq)],
+    allow_prerelease: &HashSet<PackId>,
+) -> Result<Resolution, ResolveError> {
+    let ranges = requests
+        .iter()
+        .map(|(id, req)| (id.clone(), ranges::req_to_ranges(req)))
+        .collect();
+    let provider = provider::Provider::new(source, ranges, allow_prerelease.clone());
+    match pubgrub::resolve(&provider, Node::Root, semver::Version::new(0, 0, 0)) {
+        Ok(selected) => {
+            let mut packs = BTreeMap::new();
+            for (node, version) in selected {
+                let Node::Pack(id) = node else { continue };
+                if version == provider::absent() {
+                    continue;
+                }
+                let candidates = provider
+                    .candidates(&id)
+                    .map_err(|e| ResolveError::Index(e.to_string()))?;
+                if let Some(record) = candidates.iter().find(|r| r.vers == version) {
+                    packs.insert(id, record.clone());
+                }
+            }
+            Ok(Resolution { packs })
+        }
+        Err(PubGrubError::NoSolution(tree)) => Err(ResolveError::NoSolution(
+            DefaultStringReporter::report_with_formatter(&tree, &report::Explain),
+        )),
+        Err(
+            PubGrubError::ErrorRetrievingDependencies { source, .. }
+            | PubGrubError::ErrorChoosingVersion { source, .. },
+        ) => Err(ResolveError::Index(source.to_string())),
+        Err(other) => Err(ResolveError::Index(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests;

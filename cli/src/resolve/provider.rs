@@ -1,0 +1,193 @@
+//! PubGrub's view of the registry: packs are packages, versions come from the sparse index,
+//! dependencies are a version's `deps`, its base family (`base_compat`) and its conflicts.
+//!
+//! A conflict `A conflicts with B req` is a dependency of A on B with the complement of
+//! `req`, a complement that contains a sentinel version [`ABSENT`] meaning "B not
+//! installed". Real requirements never contain the sentinel, so B is chosen absent only
+//! when nothing needs it; the solver then reports a clash like any other.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::rc::Rc;
+
+use modularbase_pack::{IndexRecord, PackId};
+use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ranges};
+use semver::Version;
+
+use super::ranges::{compat_to_ranges, req_to_ranges};
+
+/// A node of the resolution: the user's request, or a pack.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Node {
+    /// What was asked for.
+    Root,
+    /// A pack.
+    Pack(PackId),
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Root => f.write_str("your request"),
+            Self::Pack(id) => write!(f, "{id}"),
+        }
+    }
+}
+
+/// The sentinel version "not installed" (below every real version).
+pub(crate) fn absent() -> Version {
+    Version::parse("0.0.0-0").unwrap_or_else(|_| Version::new(0, 0, 0))
+}
+
+/// Every real version: the sentinel excluded.
+fn real() -> Ranges<Version> {
+    Ranges::strictly_higher_than(absent())
+}
+
+/// Where index records come from (the registry over HTTP, or memory in tests).
+pub trait IndexSource {
+    /// Every record of `id`, yanked or not; empty when the pack does not exist.
+    fn records(&self, id: &PackId) -> anyhow::Result<Vec<IndexRecord>>;
+}
+
+/// A failure to read the index during resolution.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct SourceError(String);
+
+/// The dependency provider over an [`IndexSource`].
+pub(crate) struct Provider<'a, S> {
+    source: &'a S,
+    requests: Vec<(PackId, Ranges<Version>)>,
+    allow_prerelease: HashSet<PackId>,
+    candidates: RefCell<HashMap<PackId, Rc<Vec<IndexRecord>>>>,
+}
+
+impl<'a, S: IndexSource> Provider<'a, S> {
+    pub(crate) fn new(
+        source: &'a S,
+        requests: Vec<(PackId, Ranges<Version>)>,
+        allow_prerelease: HashSet<PackId>,
+    ) -> Self {
+        Self {
+            source,
+            requests,
+            allow_prerelease,
+            candidates: RefCell::default(),
+        }
+    }
+
+    /// Installable versions of `id`, oldest first: yanked ones skipped, pre-releases only
+    /// when asked for.
+    pub(crate) fn candidates(&self, id: &PackId) -> Result<Rc<Vec<IndexRecord>>, SourceError> {
+        if let Some(found) = self.candidates.borrow().get(id) {
+            return Ok(found.clone());
+        }
+        let mut records = self
+            .source
+            .records(id)
+            .map_err(|e| SourceError(format!("{e:#}")))?;
+        let pre = self.allow_prerelease.contains(id);
+        records.retain(|r| !r.yanked && (pre || r.vers.pre.is_empty()));
+        records.sort_by(|a, b| a.vers.cmp(&b.vers));
+        let records = Rc::new(records);
+        self.candidates
+            .borrow_mut()
+            .insert(id.clone(), records.clone());
+        Ok(records)
+    }
+}
+
+impl<S: IndexSource> DependencyProvider for Provider<'_, S> {
+    type P = Node;
+    type V = Version;
+    type VS = Ranges<Version>;
+    type M = String;
+    type Priority = (u32, Reverse<usize>);
+    type Err = SourceError;
+
+    fn prioritize(
+        &self,
+        package: &Node,
+        range: &Ranges<Version>,
+        stats: &PackageResolutionStatistics,
+    ) -> Self::Priority {
+        let count = match package {
+            Node::Root => 0,
+            Node::Pack(id) => self
+                .candidates(id)
+                .map_or(0, |c| c.iter().filter(|r| range.contains(&r.vers)).count()),
+        };
+        // Most-conflicted first, then the most constrained (fewest candidates).
+        (stats.conflict_count(), Reverse(count))
+    }
+
+    fn choose_version(
+        &self,
+        package: &Node,
+        range: &Ranges<Version>,
+    ) -> Result<Option<Version>, SourceError> {
+        let Node::Pack(id) = package else {
+            return Ok(Some(Version::new(0, 0, 0)));
+        };
+        if range.contains(&absent()) {
+            return Ok(Some(absent()));
+        }
+        Ok(self
+            .candidates(id)?
+            .iter()
+            .rev()
+            .find(|r| range.contains(&r.vers))
+            .map(|r| r.vers.clone()))
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &Node,
+        version: &Version,
+    ) -> Result<Dependencies<Node, Ranges<Version>, String>, SourceError> {
+        let Node::Pack(id) = package else {
+            let requests = self
+                .requests
+                .iter()
+                .map(|(id, r)| (Node::Pack(id.clone()), r.intersection(&real())))
+                .collect();
+            return Ok(Dependencies::Available(requests));
+        };
+        if *version == absent() {
+            return Ok(Dependencies::Available(Default::default()));
+        }
+        let candidates = self.candidates(id)?;
+        let Some(record) = candidates.iter().find(|r| r.vers == *version) else {
+            return Ok(Dependencies::Unavailable(format!(
+                "{id} {version} is not in the index"
+            )));
+        };
+        let mut constraints: BTreeMap<Node, Ranges<Version>> = BTreeMap::new();
+        for dep in &record.deps {
+            constraints.insert(
+                Node::Pack(dep.id.clone()),
+                req_to_ranges(&dep.req).intersection(&real()),
+            );
+        }
+        if let Some(base) = &record.base {
+            constraints.insert(
+                Node::Pack(base.clone()),
+                compat_to_ranges(&record.base_compat),
+            );
+        }
+        for conflict in &record.conflicts {
+            let allowed = req_to_ranges(&conflict.req)
+                .complement()
+                .union(&Ranges::singleton(absent()));
+            let node = Node::Pack(conflict.id.clone());
+            let merged = constraints
+                .get(&node)
+                .map_or(allowed.clone(), |existing| existing.intersection(&allowed));
+            constraints.insert(node, merged);
+        }
+        Ok(Dependencies::Available(constraints.into_iter().collect()))
+    }
+}
