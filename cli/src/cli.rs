@@ -264,6 +264,25 @@ pub enum PackCommand {
     ///
     /// Example: modularbase pack owner add python_code bob
     Owner(OwnerArgs),
+    /// Show which versions an install would choose (PubGrub over the registry's index), or
+    /// why no set of packs fits. Changes nothing.
+    ///
+    /// Example: modularbase pack resolve python_code@1.0.0
+    Resolve(ResolveArgs),
+}
+
+/// Arguments of `pack resolve`.
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// Packs as `ID` or `ID@REQ` (`python_code@1.0.0` is exactly 1.0.0, `@>=1.1` a range).
+    #[arg(required = true)]
+    pub packs: Vec<String>,
+    /// Print the chosen index records as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
+    #[arg(long)]
+    pub registry: Option<String>,
 }
 
 /// Arguments of `pack search`.

@@ -13,7 +13,7 @@ pub use cli::{BaseCommand, Bytes, Cli, Command, KeyCommand, PackCommand};
 pub use client::RegistryClient;
 pub use home::{Config, Credentials, Home, RegistryCredential};
 pub use ops::{
-    BuiltArchive, Published, SignatureStatus, build_pack, check_signature, inspect_pack,
+    BuiltArchive, HttpIndex, Published, SignatureStatus, build_pack, check_signature, inspect_pack,
     open_runtime, publish, sign_archive, signature_path, signing_key,
 };
 pub use printer::Printer;
@@ -29,6 +29,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Pack(PackCommand::Info(args)) => commands::pack_registry::info(&args, printer),
         Command::Pack(PackCommand::Yank(args)) => commands::pack_registry::yank(&args, printer),
         Command::Pack(PackCommand::Owner(args)) => commands::pack_registry::owner(&args, printer),
+        Command::Pack(PackCommand::Resolve(args)) => commands::pack_resolve::run(&args, printer),
         Command::Registry(command) => modularbase_registry::run_command(command),
         Command::Base(BaseCommand::Init(args)) => commands::base_init::run(&args, printer),
         Command::Run(args) => commands::run::run(&args, printer),

@@ -8,4 +8,5 @@ pub(crate) mod pack_build;
 pub(crate) mod pack_inspect;
 pub(crate) mod pack_publish;
 pub(crate) mod pack_registry;
+pub(crate) mod pack_resolve;
 pub(crate) mod run;

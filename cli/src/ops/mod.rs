@@ -1,12 +1,14 @@
 //! The work behind the commands, free of argument parsing and printing.
 
 mod build;
+mod index;
 mod inspect;
 mod publish;
 mod runtime;
 mod sign;
 
 pub use build::{BuiltArchive, build_pack};
+pub use index::HttpIndex;
 pub use inspect::inspect_pack;
 pub use publish::{Published, publish};
 pub use runtime::open_runtime;
