@@ -75,6 +75,21 @@ pub enum KeyCommand {
     ///
     /// Example: modularbase key register --registry http://127.0.0.1:7878
     Register(KeyRegisterArgs),
+    /// Accept the key a pack's newest version is now signed with (after its publisher
+    /// changed keys); installs refuse a changed key until then.
+    ///
+    /// Example: modularbase key trust python_code
+    Trust(KeyTrustArgs),
+}
+
+/// Arguments of `key trust`.
+#[derive(Debug, Args)]
+pub struct KeyTrustArgs {
+    /// The pack whose key to trust.
+    pub id: PackId,
+    /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
+    #[arg(long)]
+    pub registry: Option<String>,
 }
 
 /// Which key.
@@ -269,6 +284,35 @@ pub enum PackCommand {
     ///
     /// Example: modularbase pack resolve python_code@1.0.0
     Resolve(ResolveArgs),
+    /// Resolve, download, verify (checksum, signature, pinned key) and install packs, then
+    /// write the lock.
+    ///
+    /// Example: modularbase pack install python_code@1.0.0
+    Install(InstallArgs),
+    /// List the installed packs (from the lock).
+    List(ListArgs),
+}
+
+/// Arguments of `pack install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Packs as `ID` or `ID@REQ`, added to what was asked for before.
+    #[arg(required = true)]
+    pub packs: Vec<String>,
+    /// Resolve and print the plan (add, keep, change); download and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
+    #[arg(long)]
+    pub registry: Option<String>,
+}
+
+/// Arguments of `pack list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print the lock's entries as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `pack resolve`.

@@ -13,8 +13,9 @@ pub use cli::{BaseCommand, Bytes, Cli, Command, KeyCommand, PackCommand};
 pub use client::RegistryClient;
 pub use home::{Config, Credentials, Home, RegistryCredential};
 pub use ops::{
-    BuiltArchive, HttpIndex, Published, SignatureStatus, build_pack, check_signature, inspect_pack,
-    open_runtime, publish, sign_archive, signature_path, signing_key,
+    BuiltArchive, HttpIndex, Lock, LockedPack, Published, SignatureStatus, build_pack,
+    check_signature, inspect_pack, install, open_runtime, publish, sign_archive, signature_path,
+    signing_key, trust_key,
 };
 pub use printer::Printer;
 pub use resolve::{IndexSource, Node, Resolution, ResolveError, resolve};
@@ -30,6 +31,10 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Pack(PackCommand::Yank(args)) => commands::pack_registry::yank(&args, printer),
         Command::Pack(PackCommand::Owner(args)) => commands::pack_registry::owner(&args, printer),
         Command::Pack(PackCommand::Resolve(args)) => commands::pack_resolve::run(&args, printer),
+        Command::Pack(PackCommand::Install(args)) => {
+            commands::pack_install::install(&args, printer)
+        }
+        Command::Pack(PackCommand::List(args)) => commands::pack_install::list(&args, printer),
         Command::Registry(command) => modularbase_registry::run_command(command),
         Command::Base(BaseCommand::Init(args)) => commands::base_init::run(&args, printer),
         Command::Run(args) => commands::run::run(&args, printer),

@@ -6,7 +6,7 @@ use reqwest::Method;
 
 use crate::client::RegistryClient;
 
-use crate::cli::{KeyCommand, KeyNameArgs, KeyRegisterArgs};
+use crate::cli::{KeyCommand, KeyNameArgs, KeyRegisterArgs, KeyTrustArgs};
 use crate::home::Home;
 use crate::printer::Printer;
 
@@ -17,6 +17,7 @@ pub(crate) fn run(command: &KeyCommand, printer: &Printer) -> anyhow::Result<()>
         KeyCommand::Generate(args) => generate(&home, args, printer),
         KeyCommand::List => list(&home, printer),
         KeyCommand::Register(args) => register(&home, args, printer),
+        KeyCommand::Trust(args) => trust(&home, args, printer),
     }
 }
 
@@ -101,5 +102,33 @@ fn register(home: &Home, args: &KeyRegisterArgs, printer: &Printer) -> anyhow::R
         "Registered key `{}` ({}) at {}",
         args.key.name, info.fingerprint, client.url
     ));
+    Ok(())
+}
+
+/// Pins the key of the pack's newest version in the index.
+fn trust(home: &Home, args: &KeyTrustArgs, printer: &Printer) -> anyhow::Result<()> {
+    let index = crate::ops::HttpIndex::new(
+        home,
+        RegistryClient::from_home(home, args.registry.as_deref())?,
+    )?;
+    let records = crate::resolve::IndexSource::records(&index, &args.id)?;
+    let newest = records
+        .iter()
+        .max_by(|a, b| a.vers.cmp(&b.vers))
+        .with_context(|| format!("`{}` is not published there", args.id))?;
+    let previous = crate::ops::trust_key(home, &args.id, newest.key)?;
+    match previous {
+        Some(old) if old != newest.key => printer.line(format!(
+            "Now trusting key {} for `{}` (was {})",
+            newest.key.fingerprint(),
+            args.id,
+            old.fingerprint()
+        )),
+        _ => printer.line(format!(
+            "Trusting key {} for `{}`",
+            newest.key.fingerprint(),
+            args.id
+        )),
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@ pub(crate) mod login;
 pub(crate) mod monitor;
 pub(crate) mod pack_build;
 pub(crate) mod pack_inspect;
+pub(crate) mod pack_install;
 pub(crate) mod pack_publish;
 pub(crate) mod pack_registry;
 pub(crate) mod pack_resolve;

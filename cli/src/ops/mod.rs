@@ -3,6 +3,7 @@
 mod build;
 mod index;
 mod inspect;
+mod install;
 mod publish;
 mod runtime;
 mod sign;
@@ -10,6 +11,7 @@ mod sign;
 pub use build::{BuiltArchive, build_pack};
 pub use index::HttpIndex;
 pub use inspect::inspect_pack;
+pub use install::{Lock, LockedPack, install, trust_key};
 pub use publish::{Published, publish};
 pub use runtime::open_runtime;
 pub use sign::{SignatureStatus, check_signature, sign_archive, signature_path, signing_key};

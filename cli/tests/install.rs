@@ -1,0 +1,229 @@
+//! `pack install`, `pack list` and `key trust` through the real binary against a real
+//! registry: resolution, verification before unpacking, the lock, trust on first use.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{in_home, text};
+use modularbase_pack::{SigningKey, sha256_file};
+use modularbase_tests::{Pack, Publisher, TestRegistry, blob_path};
+
+/// The DESIGN's graph on a real registry; returns its publisher too.
+fn graph() -> (TestRegistry, Publisher) {
+    let (registry, ada) = TestRegistry::with_base();
+    for version in ["1.0.0", "1.1.0", "1.2.0"] {
+        ada.publish_ok(&Pack::domain("reasoning", version));
+    }
+    ada.publish_ok(&Pack::domain("python_code", "1.0.0").dep("reasoning", ">=1.1"));
+    (registry, ada)
+}
+
+fn install(
+    dir: &Path,
+    home: &Path,
+    registry: &TestRegistry,
+    packs: &[&str],
+) -> std::process::Output {
+    let mut args = vec!["pack", "install", "--registry", registry.url.as_str()];
+    args.extend_from_slice(packs);
+    in_home(dir, home, &args, "")
+}
+
+/// Every file under `root`, relative, sorted.
+fn tree(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path.clone())
+            }
+            out.push(path.strip_prefix(root).unwrap().to_owned());
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn install_resolves_verifies_unpacks_and_locks() {
+    let (registry, _ada) = graph();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let out = install(dir.path(), &home, &registry, &["python_code@1.0.0"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "Installed python_code 1.0.0 (domain",
+        "Installed reasoning 1.2.0",
+        "Installed tiny_base 1.0.0 (base",
+    ] {
+        assert!(stdout.contains(line), "{line} missing in {stdout}");
+    }
+    for (id, version) in [
+        ("python_code", "1.0.0"),
+        ("reasoning", "1.2.0"),
+        ("tiny_base", "1.0.0"),
+    ] {
+        let installed = home.join("packs").join(id).join(version);
+        assert!(
+            installed.join("pack.toml").is_file() && installed.join("weights.gguf").is_file(),
+            "{id}"
+        );
+    }
+    let lock = std::fs::read_to_string(home.join("modularbase.lock")).unwrap();
+    assert_eq!(lock.matches("[[pack]]").count(), 3, "{lock}");
+    let record = &registry.index("reasoning")[2];
+    let cached = home
+        .join("cache/archives")
+        .join(format!("{}.mbpack", record.cksum));
+    assert_eq!(sha256_file(&cached).unwrap().0, record.cksum);
+    assert!(
+        std::fs::read_to_string(home.join("modularbase.toml"))
+            .unwrap()
+            .contains("python_code = \"=1.0.0\"")
+    );
+
+    let list = text(&in_home(dir.path(), &home, &["pack", "list"], "").stdout);
+    assert_eq!(list.lines().count(), 3, "{list}");
+    assert!(list.lines().all(|l| l.ends_with("installed")), "{list}");
+}
+
+#[test]
+fn a_dry_run_prints_the_plan_and_changes_nothing() {
+    let (registry, _ada) = graph();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let out = in_home(
+        dir.path(),
+        &home,
+        &[
+            "pack",
+            "install",
+            "--dry-run",
+            "--registry",
+            &registry.url,
+            "python_code",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).lines().all(|l| l.ends_with("add")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!home.join("modularbase.lock").exists() && !home.join("packs").exists());
+    let nothing = in_home(
+        dir.path(),
+        &home,
+        &[
+            "pack",
+            "install",
+            "--dry-run",
+            "--registry",
+            &registry.url,
+            "python_code@9",
+        ],
+        "",
+    );
+    assert_eq!(nothing.status.code(), Some(1));
+    assert!(
+        text(&nothing.stderr).contains("no set of packs satisfies the request"),
+        "{}",
+        text(&nothing.stderr)
+    );
+}
+
+#[test]
+fn a_tampered_archive_is_refused_and_the_home_is_unchanged() {
+    let (registry, _ada) = graph();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    assert!(
+        install(dir.path(), &home, &registry, &["tiny_base"])
+            .status
+            .success()
+    );
+    let before = tree(&home);
+    let lock_before = std::fs::read(home.join("modularbase.lock")).unwrap();
+    let record = registry.index("reasoning")[2].clone();
+    let blob = blob_path(&registry.data, &record.cksum);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&blob, bytes).unwrap();
+
+    let out = install(dir.path(), &home, &registry, &["python_code"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("was corrupted or tampered with, nothing was installed"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(home.join("modularbase.lock")).unwrap(),
+        lock_before,
+        "the lock is untouched"
+    );
+    let after: Vec<PathBuf> = tree(&home)
+        .into_iter()
+        .filter(|p| !p.starts_with("cache") && *p != Path::new("modularbase.toml"))
+        .collect();
+    let before: Vec<PathBuf> = before
+        .into_iter()
+        .filter(|p| !p.starts_with("cache") && *p != Path::new("modularbase.toml"))
+        .collect();
+    assert_eq!(after, before, "no pack was unpacked");
+}
+
+#[test]
+fn a_changed_signing_key_is_refused_until_trusted() {
+    let (registry, ada) = graph();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    assert!(
+        install(dir.path(), &home, &registry, &["reasoning@1.1.0"])
+            .status
+            .success()
+    );
+
+    // The publisher switches to a new key and publishes 1.3.0 with it.
+    let rotated = ada.with_key(SigningKey::generate());
+    let response = rotated
+        .request(reqwest::Method::POST, "/api/v1/keys")
+        .json(&serde_json::json!({ "key": rotated.key.public_key().to_string() }))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    rotated.publish_ok(&Pack::domain("reasoning", "1.3.0"));
+
+    let out = install(dir.path(), &home, &registry, &["reasoning@1.3.0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("but this home trusts key")
+            && stderr.contains("modularbase key trust reasoning"),
+        "{stderr}"
+    );
+    assert!(!home.join("packs/reasoning/1.3.0").exists());
+
+    let trust = in_home(
+        dir.path(),
+        &home,
+        &["key", "trust", "reasoning", "--registry", &registry.url],
+        "",
+    );
+    assert!(trust.status.success(), "{}", text(&trust.stderr));
+    assert!(text(&trust.stdout).contains(&rotated.key.public_key().fingerprint()));
+    let out = install(dir.path(), &home, &registry, &["reasoning@1.3.0"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(home.join("packs/reasoning/1.3.0/pack.toml").is_file());
+}
