@@ -158,7 +158,7 @@ pub struct BaseInitArgs {
 /// The base and packs a command runs over.
 #[derive(Debug, Args)]
 pub struct PackSetArgs {
-    /// The base pack directory.
+    /// The base pack directory (default: the installed set from the lock).
     #[arg(long)]
     pub base: Option<PathBuf>,
     /// A pack directory to use, written as a path (`./python_code`; repeatable), or the bare

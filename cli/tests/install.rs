@@ -227,3 +227,80 @@ fn a_changed_signing_key_is_refused_until_trusted() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(home.join("packs/reasoning/1.3.0/pack.toml").is_file());
 }
+
+#[test]
+fn run_uses_the_installed_set_by_default() {
+    use modularbase_pack::ExpertFormat;
+    use modularbase_runtime::{BaseConfig, BaseWeights, PackConfig, PackWeights, write_base_gguf};
+
+    let registry = TestRegistry::start();
+    let ada = registry.user("ada");
+    let scratch = tempfile::tempdir().unwrap();
+    let config = BaseConfig {
+        hidden: 64,
+        layers: 2,
+        heads: 4,
+        kv_heads: 2,
+        ffn: 96,
+        context: 128,
+        ..BaseConfig::default()
+    };
+    let base_file = scratch.path().join("base.gguf");
+    write_base_gguf(
+        &base_file,
+        &BaseWeights::random(&config, 1).unwrap(),
+        "tiny_base",
+    )
+    .unwrap();
+    ada.publish_ok(&Pack::base("tiny_base", "1.0.0").weights(std::fs::read(&base_file).unwrap()));
+    let pack_file = scratch.path().join("pack.gguf");
+    let shape = PackConfig {
+        hidden: 64,
+        width: 32,
+        experts: 4,
+        top_k: 2,
+        expert_ffn: 64,
+        insertion_layer: 1,
+        expert_format: ExpertFormat::Q8_0,
+    };
+    PackWeights::random(shape, 2)
+        .unwrap()
+        .write(&pack_file, "python_code")
+        .unwrap();
+    ada.publish_ok(
+        &Pack::domain("python_code", "1.0.0").weights(std::fs::read(&pack_file).unwrap()),
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    assert!(
+        install(dir.path(), &home, &registry, &["python_code"])
+            .status
+            .success()
+    );
+    let out = in_home(
+        dir.path(),
+        &home,
+        &[
+            "run",
+            "def f():",
+            "--pack",
+            "python_code",
+            "--max-tokens",
+            "3",
+            "--debug",
+            "--device",
+            "cpu",
+            "--monitor",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("pack: python_code")
+            && stderr.contains("tiny_base")
+            && stderr.contains("Resident"),
+        "{stderr}"
+    );
+}

@@ -200,7 +200,10 @@ fn refusals_exit_1_with_what_to_do() {
             &["run", "x", "--budget", "1KiB", "--base", "tiny_base"],
             "smaller than the resident base and router",
         ),
-        (&["run", "x"], "no base to run: pass `--base DIR`"),
+        (
+            &["run", "x"],
+            "no base to run: install one (`modularbase pack install tiny_base`) or pass `--base DIR`",
+        ),
         (
             &["run", "x", "--base", "tiny_base", "--pack", "./missing"],
             "`--pack ./missing`: no pack directory there",

@@ -16,10 +16,31 @@ pub fn open_runtime(
     set: &PackSetArgs,
     printer: &Printer,
 ) -> anyhow::Result<(Runtime, Option<String>)> {
-    let Some(base) = &set.base else {
-        bail!("no base to run: pass `--base DIR` (a directory made by `modularbase base init`)");
-    };
     let mut dirs: Vec<PathBuf> = Vec::new();
+    let base = match &set.base {
+        Some(base) => base.clone(),
+        None => {
+            // The installed set: the locked base and every other locked pack.
+            let home = crate::home::Home::locate()?;
+            let lock = home.lock()?;
+            let Some(base) = lock
+                .packs
+                .iter()
+                .find(|p| p.kind == modularbase_pack::PackKind::Base)
+            else {
+                bail!(
+                    "no base to run: install one (`modularbase pack install tiny_base`) or pass `--base DIR` (a directory made by `modularbase base init`)"
+                );
+            };
+            dirs.extend(
+                lock.packs
+                    .iter()
+                    .filter(|p| p.kind != modularbase_pack::PackKind::Base)
+                    .map(|p| home.pack_dir(&p.id, &p.version)),
+            );
+            home.pack_dir(&base.id, &base.version)
+        }
+    };
     let mut forced = None;
     for value in &set.packs {
         let path = PathBuf::from(value);
@@ -42,7 +63,7 @@ pub fn open_runtime(
     if let Some(note) = picked.note {
         printer.note(note);
     }
-    let runtime = Runtime::open(base, &dirs, set.budget.0, &picked.device).with_context(|| {
+    let runtime = Runtime::open(&base, &dirs, set.budget.0, &picked.device).with_context(|| {
         format!(
             "cannot open the base in `{}` with its packs",
             base.display()
