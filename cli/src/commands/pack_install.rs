@@ -1,6 +1,6 @@
 //! `modularbase pack install ID[@REQ]…` and `modularbase pack list`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use anyhow::Context;
 use modularbase_pack::PackId;
@@ -50,17 +50,13 @@ pub(crate) fn install(args: &InstallArgs, printer: &Printer) -> anyhow::Result<(
             ))
         })
         .collect::<anyhow::Result<Vec<(PackId, semver::VersionReq)>>>()?;
-    let prerelease: HashSet<PackId> = list
-        .iter()
-        .filter(|(_, r)| r.comparators.iter().any(|c| !c.pre.is_empty()))
-        .map(|(id, _)| id.clone())
-        .collect();
     let client = RegistryClient::from_home(&home, args.registry.as_deref())?;
     let index = HttpIndex::new(
         &home,
         RegistryClient::from_home(&home, args.registry.as_deref())?,
     )?;
-    let resolution = crate::resolve::resolve(&index, &list, &prerelease)?;
+    let resolution =
+        crate::resolve::resolve(&index, &list, &super::pack_resolve::locked_versions(&home)?)?;
     let before = home.lock()?;
     if args.dry_run {
         for record in resolution.packs.values() {

@@ -1,8 +1,6 @@
 //! `modularbase pack resolve ID[@REQ]…`: what an install would choose, and why not when
 //! nothing fits. Reads the registry's index; changes nothing.
 
-use std::collections::HashSet;
-
 use anyhow::Context;
 use modularbase_pack::PackId;
 use semver::VersionReq;
@@ -39,6 +37,18 @@ pub(crate) fn parse_request(text: &str) -> anyhow::Result<(PackId, VersionReq)> 
     ))
 }
 
+/// The versions the lock holds, by pack.
+pub(crate) fn locked_versions(
+    home: &Home,
+) -> anyhow::Result<std::collections::BTreeMap<PackId, semver::Version>> {
+    Ok(home
+        .lock()?
+        .packs
+        .into_iter()
+        .map(|p| (p.id, p.version))
+        .collect())
+}
+
 /// Resolves the request against the registry and prints the plan.
 pub(crate) fn run(args: &ResolveArgs, printer: &Printer) -> anyhow::Result<()> {
     let home = Home::locate()?;
@@ -47,16 +57,11 @@ pub(crate) fn run(args: &ResolveArgs, printer: &Printer) -> anyhow::Result<()> {
         .iter()
         .map(|p| parse_request(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let prerelease: HashSet<PackId> = requests
-        .iter()
-        .filter(|(_, req)| req.comparators.iter().any(|c| !c.pre.is_empty()))
-        .map(|(id, _)| id.clone())
-        .collect();
     let index = HttpIndex::new(
         &home,
         RegistryClient::from_home(&home, args.registry.as_deref())?,
     )?;
-    let resolution = crate::resolve::resolve(&index, &requests, &prerelease)?;
+    let resolution = crate::resolve::resolve(&index, &requests, &locked_versions(&home)?)?;
     if args.json {
         let records: Vec<_> = resolution.packs.values().collect();
         printer.output(serde_json::to_string(&records).context("cannot serialise the plan")?);

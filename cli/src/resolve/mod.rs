@@ -39,17 +39,24 @@ pub enum ResolveError {
     Index(String),
 }
 
-/// Resolves `requests` (pack id and requirement; `*` for any) against `source`.
+/// Resolves `requests` (pack id and requirement; `*` for any) against `source`, keeping
+/// `locked` versions where they still fit (and even when yanked since). Pre-releases are
+/// candidates only for packs whose requirement names one.
 pub fn resolve<S: IndexSource>(
     source: &S,
     requests: &[(PackId, VersionReq)],
-    allow_prerelease: &HashSet<PackId>,
+    locked: &BTreeMap<PackId, semver::Version>,
 ) -> Result<Resolution, ResolveError> {
     let ranges = requests
         .iter()
         .map(|(id, req)| (id.clone(), ranges::req_to_ranges(req)))
         .collect();
-    let provider = provider::Provider::new(source, ranges, allow_prerelease.clone());
+    let prerelease: HashSet<PackId> = requests
+        .iter()
+        .filter(|(_, req)| req.comparators.iter().any(|c| !c.pre.is_empty()))
+        .map(|(id, _)| id.clone())
+        .collect();
+    let provider = provider::Provider::new(source, ranges, prerelease, locked.clone());
     match pubgrub::resolve(&provider, Node::Root, semver::Version::new(0, 0, 0)) {
         Ok(selected) => {
             let mut packs = BTreeMap::new();

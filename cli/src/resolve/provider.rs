@@ -62,6 +62,7 @@ pub(crate) struct Provider<'a, S> {
     source: &'a S,
     requests: Vec<(PackId, Ranges<Version>)>,
     allow_prerelease: HashSet<PackId>,
+    locked: BTreeMap<PackId, Version>,
     candidates: RefCell<HashMap<PackId, Rc<Vec<IndexRecord>>>>,
 }
 
@@ -70,17 +71,19 @@ impl<'a, S: IndexSource> Provider<'a, S> {
         source: &'a S,
         requests: Vec<(PackId, Ranges<Version>)>,
         allow_prerelease: HashSet<PackId>,
+        locked: BTreeMap<PackId, Version>,
     ) -> Self {
         Self {
             source,
             requests,
             allow_prerelease,
+            locked,
             candidates: RefCell::default(),
         }
     }
 
-    /// Installable versions of `id`, oldest first: yanked ones skipped, pre-releases only
-    /// when asked for.
+    /// Installable versions of `id`, oldest first: yanked ones skipped (unless locked),
+    /// pre-releases only when asked for.
     pub(crate) fn candidates(&self, id: &PackId) -> Result<Rc<Vec<IndexRecord>>, SourceError> {
         if let Some(found) = self.candidates.borrow().get(id) {
             return Ok(found.clone());
@@ -90,7 +93,9 @@ impl<'a, S: IndexSource> Provider<'a, S> {
             .records(id)
             .map_err(|e| SourceError(format!("{e:#}")))?;
         let pre = self.allow_prerelease.contains(id);
-        records.retain(|r| !r.yanked && (pre || r.vers.pre.is_empty()));
+        let locked = self.locked.get(id);
+        records
+            .retain(|r| Some(&r.vers) == locked || (!r.yanked && (pre || r.vers.pre.is_empty())));
         records.sort_by(|a, b| a.vers.cmp(&b.vers));
         let records = Rc::new(records);
         self.candidates
@@ -135,8 +140,15 @@ impl<S: IndexSource> DependencyProvider for Provider<'_, S> {
         if range.contains(&absent()) {
             return Ok(Some(absent()));
         }
-        Ok(self
-            .candidates(id)?
+        // The locked version while it still fits (installs do not upgrade what they need not),
+        // else the newest that fits.
+        let candidates = self.candidates(id)?;
+        if let Some(locked) = self.locked.get(id).filter(|v| range.contains(*v))
+            && candidates.iter().any(|r| r.vers == *locked)
+        {
+            return Ok(Some(locked.clone()));
+        }
+        Ok(candidates
             .iter()
             .rev()
             .find(|r| range.contains(&r.vers))

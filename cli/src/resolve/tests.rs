@@ -94,7 +94,7 @@ fn request(list: &[(&str, &str)]) -> Vec<(PackId, VersionReq)> {
 }
 
 fn solve(index: &Index, list: &[(&str, &str)]) -> Result<Vec<String>, String> {
-    match resolve(index, &request(list), &HashSet::new()) {
+    match resolve(index, &request(list), &BTreeMap::new()) {
         Ok(r) => Ok(r
             .packs
             .values()
@@ -133,8 +133,12 @@ fn yanked_versions_and_pre_releases_are_skipped_unless_asked_for() {
         solve(&index, &[("python_code", "*")]).unwrap()[1],
         "reasoning 1.1.0"
     );
-    let pre: HashSet<PackId> = ["reasoning".parse().unwrap()].into();
-    let plan = resolve(&index, &request(&[("reasoning", ">=2.0.0-rc.1")]), &pre).unwrap();
+    let plan = resolve(
+        &index,
+        &request(&[("reasoning", ">=2.0.0-rc.1")]),
+        &BTreeMap::new(),
+    )
+    .unwrap();
     assert_eq!(
         plan.packs[&"reasoning".parse::<PackId>().unwrap()]
             .vers
@@ -214,5 +218,26 @@ fn a_declared_conflict_is_honoured_and_explained() {
     assert!(
         err.contains("modern_python 1.0.0 conflicts with legacy_python"),
         "{err}"
+    );
+}
+
+#[test]
+fn locked_versions_are_kept_even_when_yanked_since() {
+    let index = graph().yank("reasoning", "1.1.0");
+    let locked: BTreeMap<PackId, semver::Version> =
+        [("reasoning".parse().unwrap(), "1.1.0".parse().unwrap())].into();
+    let plan = resolve(&index, &request(&[("python_code", "*")]), &locked).unwrap();
+    assert_eq!(
+        plan.packs[&"reasoning".parse::<PackId>().unwrap()]
+            .vers
+            .to_string(),
+        "1.1.0"
+    );
+    let fresh = resolve(&index, &request(&[("python_code", "*")]), &BTreeMap::new()).unwrap();
+    assert_eq!(
+        fresh.packs[&"reasoning".parse::<PackId>().unwrap()]
+            .vers
+            .to_string(),
+        "1.2.0"
     );
 }
