@@ -302,6 +302,12 @@ pub struct InstallArgs {
     /// Resolve and print the plan (add, keep, change); download and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Refuse to change the lock (for reproducible installs, as in CI).
+    #[arg(long)]
+    pub locked: bool,
+    /// Use the cached index and archives only; no network.
+    #[arg(long)]
+    pub offline: bool,
     /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
     #[arg(long)]
     pub registry: Option<String>,

@@ -304,3 +304,102 @@ fn run_uses_the_installed_set_by_default() {
         "{stderr}"
     );
 }
+
+#[test]
+fn offline_installs_from_the_caches_and_locked_refuses_changes() {
+    let (registry, ada) = graph();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    assert!(
+        install(dir.path(), &home, &registry, &["python_code"])
+            .status
+            .success()
+    );
+
+    // With the registry gone, the home reinstalls from its caches.
+    std::fs::remove_dir_all(home.join("packs")).unwrap();
+    let url = ada.url.clone();
+    let (_status, _log, _data, _dir) = registry.terminate();
+    let offline = in_home(
+        dir.path(),
+        &home,
+        &[
+            "pack",
+            "install",
+            "--offline",
+            "--registry",
+            &url,
+            "python_code",
+        ],
+        "",
+    );
+    assert!(offline.status.success(), "{}", text(&offline.stderr));
+    assert!(home.join("packs/reasoning/1.2.0/pack.toml").is_file());
+    let missing = in_home(
+        dir.path(),
+        &home,
+        &[
+            "pack",
+            "install",
+            "--offline",
+            "--registry",
+            &url,
+            "medical",
+        ],
+        "",
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("not in the offline index cache"),
+        "{}",
+        text(&missing.stderr)
+    );
+}
+
+#[test]
+fn locked_refuses_to_change_the_lock() {
+    let (registry, ada) = graph();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    assert!(
+        install(dir.path(), &home, &registry, &["reasoning@1.1.0"])
+            .status
+            .success()
+    );
+    let lock = std::fs::read(home.join("modularbase.lock")).unwrap();
+    ada.publish_ok(&Pack::domain("medical", "1.0.0"));
+    let out = in_home(
+        dir.path(),
+        &home,
+        &[
+            "pack",
+            "install",
+            "--locked",
+            "--registry",
+            &registry.url,
+            "medical",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--locked: the lock would change"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read(home.join("modularbase.lock")).unwrap(), lock);
+    let same = in_home(
+        dir.path(),
+        &home,
+        &[
+            "pack",
+            "install",
+            "--locked",
+            "--registry",
+            &registry.url,
+            "reasoning@1.1.0",
+        ],
+        "",
+    );
+    assert!(same.status.success(), "{}", text(&same.stderr));
+}

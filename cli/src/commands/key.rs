@@ -110,6 +110,7 @@ fn trust(home: &Home, args: &KeyTrustArgs, printer: &Printer) -> anyhow::Result<
     let index = crate::ops::HttpIndex::new(
         home,
         RegistryClient::from_home(home, args.registry.as_deref())?,
+        false,
     )?;
     let records = crate::resolve::IndexSource::records(&index, &args.id)?;
     let newest = records

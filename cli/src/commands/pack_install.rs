@@ -54,6 +54,7 @@ pub(crate) fn install(args: &InstallArgs, printer: &Printer) -> anyhow::Result<(
     let index = HttpIndex::new(
         &home,
         RegistryClient::from_home(&home, args.registry.as_deref())?,
+        args.offline,
     )?;
     let resolution =
         crate::resolve::resolve(&index, &list, &super::pack_resolve::locked_versions(&home)?)?;
@@ -74,8 +75,27 @@ pub(crate) fn install(args: &InstallArgs, printer: &Printer) -> anyhow::Result<(
         }
         return Ok(());
     }
+    if args.locked {
+        let wanted: Vec<(String, String)> = resolution
+            .packs
+            .values()
+            .map(|r| (r.id.to_string(), r.vers.to_string()))
+            .collect();
+        let locked: Vec<(String, String)> = before
+            .packs
+            .iter()
+            .map(|p| (p.id.to_string(), p.version.to_string()))
+            .collect();
+        if wanted != locked {
+            let plan: Vec<String> = wanted.iter().map(|(id, v)| format!("{id} {v}")).collect();
+            anyhow::bail!(
+                "--locked: the lock would change (to {}); run without --locked to update it",
+                plan.join(", ")
+            );
+        }
+    }
     home.write_requests(&toml::to_string(&requests).context("cannot serialise the requests")?)?;
-    let lock = crate::ops::install(&home, &client, &resolution)?;
+    let lock = crate::ops::install(&home, &client, &resolution, args.offline)?;
     for pack in &lock.packs {
         let fresh = !before
             .packs

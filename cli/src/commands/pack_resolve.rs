@@ -60,6 +60,7 @@ pub(crate) fn run(args: &ResolveArgs, printer: &Printer) -> anyhow::Result<()> {
     let index = HttpIndex::new(
         &home,
         RegistryClient::from_home(&home, args.registry.as_deref())?,
+        false,
     )?;
     let resolution = crate::resolve::resolve(&index, &requests, &locked_versions(&home)?)?;
     if args.json {

@@ -18,18 +18,21 @@ use crate::resolve::IndexSource;
 pub struct HttpIndex {
     client: RegistryClient,
     cache: PathBuf,
+    offline: bool,
     fetched: RefCell<HashMap<PackId, Vec<IndexRecord>>>,
 }
 
 impl HttpIndex {
-    /// The index of `client`'s registry, cached under the home.
-    pub fn new(home: &Home, client: RegistryClient) -> anyhow::Result<Self> {
+    /// The index of `client`'s registry, cached under the home; `offline` reads the cache
+    /// alone.
+    pub fn new(home: &Home, client: RegistryClient, offline: bool) -> anyhow::Result<Self> {
         let host = client.url.replace("://", "_").replace(['/', ':'], "_");
         let cache = home.root().join("cache").join("index").join(host);
         home.ensure_dir(&cache)?;
         Ok(Self {
             client,
             cache,
+            offline,
             fetched: RefCell::default(),
         })
     }
@@ -37,6 +40,12 @@ impl HttpIndex {
     fn fetch(&self, id: &PackId) -> anyhow::Result<Vec<IndexRecord>> {
         let body_path = self.cache.join(id.as_str());
         let etag_path = self.cache.join(format!("{id}.etag"));
+        if self.offline {
+            let text = std::fs::read_to_string(&body_path).with_context(|| {
+                format!("`{id}` is not in the offline index cache; run once without --offline")
+            })?;
+            return Ok(parse_index_lines(id, &text)?);
+        }
         let mut request = self
             .client
             .request(Method::GET, &format!("/index/{id}"), false)?;

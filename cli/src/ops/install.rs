@@ -111,11 +111,29 @@ fn fetch_verified(
     home: &Home,
     client: &RegistryClient,
     record: &IndexRecord,
+    offline: bool,
 ) -> anyhow::Result<PathBuf> {
     let dir = home.root().join("cache").join("archives");
     home.ensure_dir(&dir)?;
     let path = dir.join(format!("{}.mbpack", record.cksum));
-    if !path.exists() {
+    if !path.exists() && offline {
+        bail!(
+            "{}@{} is not in the archive cache; run once without --offline",
+            record.id,
+            record.vers
+        );
+    }
+    if path.exists() {
+        // A cached archive is checked again: the cache is trusted by content only.
+        let (digest, _) =
+            sha256_file(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        if digest != record.cksum {
+            bail!(
+                "the cached archive `{}` does not match its checksum; delete it and install again",
+                path.display()
+            );
+        }
+    } else {
         let mut response = client
             .request(
                 Method::GET,
@@ -164,11 +182,13 @@ fn fetch_verified(
     Ok(path)
 }
 
-/// Installs `resolution`: every archive verified first, then unpacked, then the lock.
+/// Installs `resolution`: every archive verified first, then unpacked, then the lock;
+/// `offline` uses the archive cache alone.
 pub fn install(
     home: &Home,
     client: &RegistryClient,
     resolution: &Resolution,
+    offline: bool,
 ) -> anyhow::Result<Lock> {
     let mut trusted = home.trusted_keys()?;
     for record in resolution.packs.values() {
@@ -188,7 +208,7 @@ pub fn install(
     let archives: Vec<(PathBuf, &IndexRecord)> = resolution
         .packs
         .values()
-        .map(|record| Ok((fetch_verified(home, client, record)?, record)))
+        .map(|record| Ok((fetch_verified(home, client, record, offline)?, record)))
         .collect::<anyhow::Result<_>>()?;
     for (archive, record) in &archives {
         let target = home.pack_dir(&record.id, &record.vers);
