@@ -291,6 +291,41 @@ pub enum PackCommand {
     Install(InstallArgs),
     /// List the installed packs (from the lock).
     List(ListArgs),
+    /// Stop asking for packs; what nothing needs any more is uninstalled.
+    ///
+    /// Example: modularbase pack remove medical
+    Remove(RemoveArgs),
+    /// Move installed packs (the named ones, or all) to the newest versions that fit.
+    ///
+    /// Example: modularbase pack update reasoning
+    Update(UpdateArgs),
+}
+
+/// Arguments of `pack remove`.
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The packs to stop asking for.
+    #[arg(required = true)]
+    pub packs: Vec<PackId>,
+    /// Use the cached index only; no network.
+    #[arg(long)]
+    pub offline: bool,
+    /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
+    #[arg(long)]
+    pub registry: Option<String>,
+}
+
+/// Arguments of `pack update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The packs allowed to change (default: all).
+    pub packs: Vec<PackId>,
+    /// Print the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
+    #[arg(long)]
+    pub registry: Option<String>,
 }
 
 /// Arguments of `pack install`.

@@ -488,3 +488,84 @@ fn kill_9_at_random_moments_never_leaves_a_half_install() {
         assert!(home.join("packs/python_code/1.0.0/pack.toml").is_file());
     }
 }
+
+#[test]
+fn remove_uninstalls_what_nothing_needs_and_update_moves_to_the_newest() {
+    let (registry, ada) = graph();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    assert!(
+        install(dir.path(), &home, &registry, &["reasoning@>=1.0, <1.2"])
+            .status
+            .success()
+    );
+    assert!(home.join("packs/reasoning/1.1.0").is_dir());
+    ada.publish_ok(&Pack::domain("medical", "1.0.0"));
+    assert!(
+        install(dir.path(), &home, &registry, &["medical"])
+            .status
+            .success()
+    );
+    assert!(
+        home.join("packs/reasoning/1.1.0").is_dir(),
+        "installing medical keeps reasoning where it was"
+    );
+
+    let out = in_home(
+        dir.path(),
+        &home,
+        &["pack", "remove", "medical", "--registry", &registry.url],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Removed medical 1.0.0"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!home.join("packs/medical").join("1.0.0").exists());
+    assert!(
+        !std::fs::read_to_string(home.join("modularbase.lock"))
+            .unwrap()
+            .contains("medical")
+    );
+    let unknown = in_home(
+        dir.path(),
+        &home,
+        &["pack", "remove", "medical", "--registry", &registry.url],
+        "",
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+
+    // Widen the request by hand-free means: install asks for any reasoning, update moves it.
+    assert!(
+        install(dir.path(), &home, &registry, &["reasoning"])
+            .status
+            .success()
+    );
+    assert!(
+        home.join("packs/reasoning/1.1.0").is_dir(),
+        "install does not upgrade a locked pack"
+    );
+    let plan = in_home(
+        dir.path(),
+        &home,
+        &["pack", "update", "--dry-run", "--registry", &registry.url],
+        "",
+    );
+    assert!(
+        text(&plan.stdout).contains("reasoning                1.2.0        change from 1.1.0"),
+        "{}",
+        text(&plan.stdout)
+    );
+    let out = in_home(
+        dir.path(),
+        &home,
+        &["pack", "update", "reasoning", "--registry", &registry.url],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        home.join("packs/reasoning/1.2.0").is_dir() && !home.join("packs/reasoning/1.1.0").exists()
+    );
+}

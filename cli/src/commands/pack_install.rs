@@ -7,7 +7,7 @@ use modularbase_pack::PackId;
 use serde::{Deserialize, Serialize};
 
 use super::pack_resolve::parse_request;
-use crate::cli::{InstallArgs, ListArgs};
+use crate::cli::{InstallArgs, ListArgs, RemoveArgs, UpdateArgs};
 use crate::client::RegistryClient;
 use crate::home::Home;
 use crate::ops::HttpIndex;
@@ -31,6 +31,16 @@ fn read_requests(home: &Home) -> anyhow::Result<Requests> {
     }
 }
 
+/// How a change of the installed set is carried out.
+struct Apply<'a> {
+    registry: Option<&'a str>,
+    dry_run: bool,
+    locked: bool,
+    offline: bool,
+    /// Packs whose locked version may change (`pack update`); `None`: every pack.
+    unlock: Option<Vec<PackId>>,
+}
+
 /// Resolves what was asked for before plus the new requests, verifies and installs.
 pub(crate) fn install(args: &InstallArgs, printer: &Printer) -> anyhow::Result<()> {
     let home = Home::locate()?;
@@ -39,6 +49,62 @@ pub(crate) fn install(args: &InstallArgs, printer: &Printer) -> anyhow::Result<(
         let (id, req) = parse_request(text)?;
         requests.packs.insert(id, req.to_string());
     }
+    let how = Apply {
+        registry: args.registry.as_deref(),
+        dry_run: args.dry_run,
+        locked: args.locked,
+        offline: args.offline,
+        unlock: Some(Vec::new()),
+    };
+    apply(&home, &requests, &how, printer)
+}
+
+/// Drops packs from what was asked for, re-resolves, and deletes what nothing needs now.
+pub(crate) fn remove(args: &RemoveArgs, printer: &Printer) -> anyhow::Result<()> {
+    let home = Home::locate()?;
+    let mut requests = read_requests(&home)?;
+    for id in &args.packs {
+        if requests.packs.remove(id).is_none() {
+            anyhow::bail!(
+                "`{id}` was not asked for (only packs named in `pack install` can be removed; `pack list` shows what is installed)"
+            );
+        }
+    }
+    let how = Apply {
+        registry: args.registry.as_deref(),
+        dry_run: false,
+        locked: false,
+        offline: args.offline,
+        unlock: Some(Vec::new()),
+    };
+    apply(&home, &requests, &how, printer)
+}
+
+/// Re-resolves letting the named packs (or all) move to their newest fitting versions.
+pub(crate) fn update(args: &UpdateArgs, printer: &Printer) -> anyhow::Result<()> {
+    let home = Home::locate()?;
+    let requests = read_requests(&home)?;
+    let unlock = if args.packs.is_empty() {
+        None
+    } else {
+        Some(args.packs.clone())
+    };
+    let how = Apply {
+        registry: args.registry.as_deref(),
+        dry_run: args.dry_run,
+        locked: false,
+        offline: false,
+        unlock,
+    };
+    apply(&home, &requests, &how, printer)
+}
+
+fn apply(
+    home: &Home,
+    requests: &Requests,
+    how: &Apply<'_>,
+    printer: &Printer,
+) -> anyhow::Result<()> {
     let list = requests
         .packs
         .iter()
@@ -50,58 +116,68 @@ pub(crate) fn install(args: &InstallArgs, printer: &Printer) -> anyhow::Result<(
             ))
         })
         .collect::<anyhow::Result<Vec<(PackId, semver::VersionReq)>>>()?;
-    let client = RegistryClient::from_home(&home, args.registry.as_deref())?;
+    let client = RegistryClient::from_home(home, how.registry)?;
     let index = HttpIndex::new(
-        &home,
-        RegistryClient::from_home(&home, args.registry.as_deref())?,
-        args.offline,
+        home,
+        RegistryClient::from_home(home, how.registry)?,
+        how.offline,
     )?;
-    let resolution =
-        crate::resolve::resolve(&index, &list, &super::pack_resolve::locked_versions(&home)?)?;
+    let mut locked = super::pack_resolve::locked_versions(home)?;
+    match &how.unlock {
+        None => locked.clear(),
+        Some(ids) => ids.iter().for_each(|id| {
+            locked.remove(id);
+        }),
+    }
+    let resolution = crate::resolve::resolve(&index, &list, &locked)?;
     let before = home.lock()?;
-    if args.dry_run {
+    let was = |id: &PackId| {
+        before
+            .packs
+            .iter()
+            .find(|p| p.id == *id)
+            .map(|p| p.version.clone())
+    };
+    if how.dry_run {
         for record in resolution.packs.values() {
-            let was = before
-                .packs
-                .iter()
-                .find(|p| p.id == record.id)
-                .map(|p| p.version.to_string());
-            let change = match was {
+            let change = match was(&record.id) {
                 None => "add".to_owned(),
-                Some(v) if v == record.vers.to_string() => "keep".to_owned(),
+                Some(v) if v == record.vers => "keep".to_owned(),
                 Some(v) => format!("change from {v}"),
             };
             printer.output(format!("{:<24} {:<12} {change}", record.id, record.vers));
         }
+        for gone in before
+            .packs
+            .iter()
+            .filter(|p| !resolution.packs.contains_key(&p.id))
+        {
+            printer.output(format!("{:<24} {:<12} remove", gone.id, gone.version));
+        }
         return Ok(());
     }
-    if args.locked {
-        let wanted: Vec<(String, String)> = resolution
+    let changed = before.packs.len() != resolution.packs.len()
+        || before.packs.iter().any(|p| {
+            resolution
+                .packs
+                .get(&p.id)
+                .is_none_or(|r| r.vers != p.version)
+        });
+    if how.locked && changed {
+        let plan: Vec<String> = resolution
             .packs
             .values()
-            .map(|r| (r.id.to_string(), r.vers.to_string()))
+            .map(|r| format!("{} {}", r.id, r.vers))
             .collect();
-        let locked: Vec<(String, String)> = before
-            .packs
-            .iter()
-            .map(|p| (p.id.to_string(), p.version.to_string()))
-            .collect();
-        if wanted != locked {
-            let plan: Vec<String> = wanted.iter().map(|(id, v)| format!("{id} {v}")).collect();
-            anyhow::bail!(
-                "--locked: the lock would change (to {}); run without --locked to update it",
-                plan.join(", ")
-            );
-        }
+        anyhow::bail!(
+            "--locked: the lock would change (to {}); run without --locked to update it",
+            plan.join(", ")
+        );
     }
-    home.write_requests(&toml::to_string(&requests).context("cannot serialise the requests")?)?;
-    let lock = crate::ops::install(&home, &client, &resolution, args.offline)?;
+    home.write_requests(&toml::to_string(requests).context("cannot serialise the requests")?)?;
+    let lock = crate::ops::install(home, &client, &resolution, how.offline)?;
     for pack in &lock.packs {
-        let fresh = !before
-            .packs
-            .iter()
-            .any(|p| p.id == pack.id && p.version == pack.version);
-        if fresh {
+        if was(&pack.id).as_ref() != Some(&pack.version) {
             printer.line(format!(
                 "Installed {} {} ({}, {})",
                 pack.id,
@@ -110,6 +186,20 @@ pub(crate) fn install(args: &InstallArgs, printer: &Printer) -> anyhow::Result<(
                 human_bytes(pack.size)
             ));
         }
+    }
+    // Packs the new lock no longer holds are deleted only now that the lock is replaced.
+    for gone in before.packs.iter().filter(|p| {
+        !lock
+            .packs
+            .iter()
+            .any(|l| l.id == p.id && l.version == p.version)
+    }) {
+        let dir = home.pack_dir(&gone.id, &gone.version);
+        if dir.is_dir() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot remove `{}`", dir.display()))?;
+        }
+        printer.line(format!("Removed {} {}", gone.id, gone.version));
     }
     printer.line(format!(
         "{} packs in {}",

@@ -119,7 +119,7 @@ impl PackKind {
 
 impl fmt::Display for PackKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
