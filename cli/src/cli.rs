@@ -45,6 +45,10 @@ pub enum Command {
     /// Manage your Ed25519 signing keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Print a shell completion script.
+    ///
+    /// Example: modularbase completions bash > /etc/bash_completion.d/modularbase
+    Completions(CompletionsArgs),
     /// Show the memory dashboard: base, router and packs against the budget.
     ///
     /// Example: modularbase monitor --base ./tiny_base --pack ./python_code --budget 1GiB
@@ -241,9 +245,49 @@ impl std::str::FromStr for Bytes {
     }
 }
 
+/// Arguments of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `pack init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The pack's domain label (for example `medical`).
+    #[arg(long)]
+    pub domain: String,
+    /// The pack's title.
+    #[arg(long)]
+    pub name: String,
+    /// Its id (default: made from the name).
+    #[arg(long)]
+    pub id: Option<PackId>,
+    /// The base as ID@VERSION (default: the installed base).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// The directory to create (default: the id).
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    /// The base's hidden width, when the base is not installed (with `--layers` and `--base`).
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// The base's block count, when the base is not installed.
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Seed of the random initialisation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
 /// `modularbase pack …`.
 #[derive(Debug, Subcommand)]
 pub enum PackCommand {
+    /// Scaffold a new domain pack: pack.toml, a model card and weights shaped for its base.
+    ///
+    /// Example: modularbase pack init --domain medical --name "Medical QA Pack"
+    Init(InitArgs),
     /// Build `target/ID-VERSION.mbpack` from a pack directory.
     ///
     /// The archive is deterministic: building the same directory twice gives the same

@@ -42,6 +42,8 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Run(args) => commands::run::run(&args, printer),
         Command::Monitor(args) => commands::monitor::run(&args, printer),
         Command::Login(args) => commands::login::run(&args, printer),
+        Command::Completions(args) => commands::completions::run(&args),
+        Command::Pack(PackCommand::Init(args)) => commands::pack_init::run(&args, printer),
         Command::Key(command) => commands::key::run(&command, printer),
     }
 }

@@ -247,3 +247,109 @@ fn monitor_shows_every_component_against_the_budget() {
         assert!(line.contains(state), "{line}");
     }
 }
+
+#[test]
+fn pack_init_scaffolds_a_pack_the_base_runs() {
+    let (_dir, root) = world();
+    let out = modularbase(
+        &root,
+        &[
+            "pack",
+            "init",
+            "--domain",
+            "medical",
+            "--name",
+            "Medical QA Pack",
+            "--base",
+            "tiny_base@1.0.0",
+            "--hidden",
+            "64",
+            "--layers",
+            "2",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("Created pack medical_qa_pack 0.1.0"),
+        "{}",
+        text(&out.stdout)
+    );
+    let manifest = Manifest::load(&root.join("medical_qa_pack/pack.toml")).unwrap();
+    assert_eq!(
+        (
+            manifest.domain.as_deref(),
+            manifest.base_compatibility[0].to_string().as_str()
+        ),
+        (Some("medical"), "1.0")
+    );
+    let weights = PackWeights::read(&root.join("medical_qa_pack/weights.gguf")).unwrap();
+    assert_eq!(
+        (weights.config.hidden, weights.config.insertion_layer),
+        (64, 1)
+    );
+    assert!(
+        modularbase(&root, &["pack", "build", "--path", "medical_qa_pack"])
+            .status
+            .success()
+    );
+    let run = modularbase(
+        &root,
+        &[
+            "run",
+            "x",
+            "--base",
+            "tiny_base",
+            "--pack",
+            "./medical_qa_pack",
+            "--pack",
+            "medical_qa_pack",
+            "--max-tokens",
+            "2",
+            "--debug",
+            "--device",
+            "cpu",
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("pack: medical_qa_pack"),
+        "{}",
+        text(&run.stderr)
+    );
+    let again = modularbase(
+        &root,
+        &[
+            "pack",
+            "init",
+            "--domain",
+            "medical",
+            "--name",
+            "Medical QA Pack",
+            "--base",
+            "tiny_base@1.0.0",
+            "--hidden",
+            "64",
+            "--layers",
+            "2",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("already holds a pack"),
+        "{}",
+        text(&again.stderr)
+    );
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let (_dir, root) = world();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = modularbase(&root, &["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        assert!(
+            text(&out.stdout).contains("modularbase") && text(&out.stdout).contains("install"),
+            "{shell}"
+        );
+    }
+}

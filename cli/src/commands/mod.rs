@@ -1,10 +1,12 @@
 //! One file per command: parse arguments, call an op, report the result.
 
 pub(crate) mod base_init;
+pub(crate) mod completions;
 pub(crate) mod key;
 pub(crate) mod login;
 pub(crate) mod monitor;
 pub(crate) mod pack_build;
+pub(crate) mod pack_init;
 pub(crate) mod pack_inspect;
 pub(crate) mod pack_install;
 pub(crate) mod pack_publish;
