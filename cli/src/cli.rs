@@ -387,6 +387,9 @@ pub struct InstallArgs {
     /// Use the cached index and archives only; no network.
     #[arg(long)]
     pub offline: bool,
+    /// Print the resulting lock entries as JSON instead of sentences.
+    #[arg(long)]
+    pub json: bool,
     /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
     #[arg(long)]
     pub registry: Option<String>,

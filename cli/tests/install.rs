@@ -569,3 +569,28 @@ fn remove_uninstalls_what_nothing_needs_and_update_moves_to_the_newest() {
         home.join("packs/reasoning/1.2.0").is_dir() && !home.join("packs/reasoning/1.1.0").exists()
     );
 }
+
+#[test]
+fn install_json_reports_the_lock_for_scripts() {
+    let (registry, _ada) = graph();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let out = in_home(
+        dir.path(),
+        &home,
+        &[
+            "pack",
+            "install",
+            "--json",
+            "--registry",
+            &registry.url,
+            "reasoning",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["reasoning", "tiny_base"]);
+    assert_eq!(entries[0]["version"], "1.2.0");
+}

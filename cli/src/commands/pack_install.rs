@@ -39,6 +39,8 @@ struct Apply<'a> {
     offline: bool,
     /// Packs whose locked version may change (`pack update`); `None`: every pack.
     unlock: Option<Vec<PackId>>,
+    /// Report the new lock as JSON.
+    json: bool,
 }
 
 /// Resolves what was asked for before plus the new requests, verifies and installs.
@@ -55,6 +57,7 @@ pub(crate) fn install(args: &InstallArgs, printer: &Printer) -> anyhow::Result<(
         locked: args.locked,
         offline: args.offline,
         unlock: Some(Vec::new()),
+        json: args.json,
     };
     apply(&home, &requests, &how, printer)
 }
@@ -76,6 +79,7 @@ pub(crate) fn remove(args: &RemoveArgs, printer: &Printer) -> anyhow::Result<()>
         locked: false,
         offline: args.offline,
         unlock: Some(Vec::new()),
+        json: false,
     };
     apply(&home, &requests, &how, printer)
 }
@@ -95,6 +99,7 @@ pub(crate) fn update(args: &UpdateArgs, printer: &Printer) -> anyhow::Result<()>
         locked: false,
         offline: false,
         unlock,
+        json: false,
     };
     apply(&home, &requests, &how, printer)
 }
@@ -176,6 +181,10 @@ fn apply(
     }
     home.write_requests(&toml::to_string(requests).context("cannot serialise the requests")?)?;
     let lock = crate::ops::install(home, &client, &resolution, how.offline)?;
+    if how.json {
+        printer.output(serde_json::to_string(&lock.packs).context("cannot serialise the lock")?);
+        return Ok(());
+    }
     for pack in &lock.packs {
         if was(&pack.id).as_ref() != Some(&pack.version) {
             printer.line(format!(
