@@ -155,7 +155,8 @@ pub(crate) fn write_gguf(
     Ok(())
 }
 
-fn u32_value(n: usize) -> Value {
+/// A size as a GGUF `u32` metadata value (saturating).
+pub(crate) fn u32_value(n: usize) -> Value {
     Value::U32(u32::try_from(n).unwrap_or(u32::MAX))
 }
 

@@ -17,7 +17,7 @@ use modularbase_pack::ExpertFormat;
 
 use crate::base::{HiddenPlug, to_device};
 use crate::error::{Result, RuntimeError};
-use crate::gguf::{GgufFile, write_gguf};
+use crate::gguf::{GgufFile, u32_value, write_gguf};
 use crate::init::Init;
 use crate::moe::{Expert, MoeLayer};
 
@@ -200,16 +200,18 @@ impl PackWeights {
     /// Writes the pack's `weights.gguf`.
     pub fn write(&self, path: &Path, name: &str) -> Result<()> {
         let c = &self.config;
-        let u = |n: usize| Value::U32(u32::try_from(n).unwrap_or(u32::MAX));
         let metadata = vec![
             ("general.architecture", Value::String(ARCHITECTURE.into())),
             ("general.name", Value::String(name.to_owned())),
-            ("modularbase.hidden_size", u(c.hidden)),
-            ("modularbase.pack_width", u(c.width)),
-            ("modularbase.expert_count", u(c.experts)),
-            ("modularbase.expert_used_count", u(c.top_k)),
-            ("modularbase.expert_feed_forward_length", u(c.expert_ffn)),
-            ("modularbase.insertion_layer", u(c.insertion_layer)),
+            ("modularbase.hidden_size", u32_value(c.hidden)),
+            ("modularbase.pack_width", u32_value(c.width)),
+            ("modularbase.expert_count", u32_value(c.experts)),
+            ("modularbase.expert_used_count", u32_value(c.top_k)),
+            (
+                "modularbase.expert_feed_forward_length",
+                u32_value(c.expert_ffn),
+            ),
+            ("modularbase.insertion_layer", u32_value(c.insertion_layer)),
             (
                 "modularbase.expert_format",
                 Value::String(format_name(c.expert_format).into()),

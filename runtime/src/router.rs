@@ -13,7 +13,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 
 use crate::error::Result;
-use crate::gguf::{GgufFile, write_gguf};
+use crate::gguf::{GgufFile, u32_value, write_gguf};
 use crate::init::Init;
 
 /// `general.architecture` of router weights.
@@ -116,10 +116,7 @@ impl Router {
         let metadata = vec![
             ("general.architecture", Value::String(ARCHITECTURE.into())),
             ("general.name", Value::String(name.to_owned())),
-            (
-                "modularbase.hidden_size",
-                Value::U32(u32::try_from(hidden).unwrap_or(u32::MAX)),
-            ),
+            ("modularbase.hidden_size", u32_value(hidden)),
             ("modularbase.router_threshold", Value::F32(self.threshold)),
         ];
         write_gguf(
