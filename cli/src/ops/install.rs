@@ -112,6 +112,7 @@ fn fetch_verified(
     client: &RegistryClient,
     record: &IndexRecord,
     offline: bool,
+    progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<PathBuf> {
     let dir = home.root().join("cache").join("archives");
     home.ensure_dir(&dir)?;
@@ -150,10 +151,10 @@ fn fetch_verified(
                 record.vers
             );
         }
-        let mut tmp =
+        let tmp =
             tempfile::NamedTempFile::new_in(&dir).context("cannot write in the archive cache")?;
         response
-            .copy_to(&mut tmp)
+            .copy_to(&mut progress.wrap_write(tmp.as_file()))
             .with_context(|| format!("the download of {}@{} broke off", record.id, record.vers))?;
         tmp.as_file()
             .sync_all()
@@ -204,12 +205,38 @@ pub fn install(
             );
         }
     }
-    // Verify everything before unpacking anything.
-    let archives: Vec<(PathBuf, &IndexRecord)> = resolution
-        .packs
-        .values()
-        .map(|record| Ok((fetch_verified(home, client, record, offline)?, record)))
-        .collect::<anyhow::Result<_>>()?;
+    // Download in parallel and verify everything before unpacking anything.
+    let total: u64 = resolution.packs.values().map(|r| r.size).sum();
+    let progress = indicatif::ProgressBar::new(total);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template(
+            "  downloading {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let fetched: Vec<anyhow::Result<(PathBuf, &IndexRecord)>> = std::thread::scope(|scope| {
+        let progress = &progress;
+        let workers: Vec<_> = resolution
+            .packs
+            .values()
+            .map(|record| {
+                scope.spawn(move || {
+                    fetch_verified(home, client, record, offline, progress)
+                        .map(|path| (path, record))
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a download stopped unexpectedly")))
+            })
+            .collect()
+    });
+    progress.finish_and_clear();
+    let archives: Vec<(PathBuf, &IndexRecord)> =
+        fetched.into_iter().collect::<anyhow::Result<_>>()?;
     for (archive, record) in &archives {
         let target = home.pack_dir(&record.id, &record.vers);
         if target.exists() {
