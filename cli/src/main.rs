@@ -7,7 +7,7 @@ use modularbase::{Cli, Printer};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let printer = Printer::new(cli.quiet);
+    let printer = Printer::new(cli.quiet, cli.verbose);
     match modularbase::run(cli, &printer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -6,12 +6,23 @@
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
     quiet: bool,
+    verbose: bool,
 }
 
 impl Printer {
-    /// A printer; `quiet` silences everything but errors.
-    pub fn new(quiet: bool) -> Self {
-        Self { quiet }
+    /// A printer; `quiet` silences everything but errors, `verbose` adds the steps.
+    pub fn new(quiet: bool, verbose: bool) -> Self {
+        Self {
+            quiet,
+            verbose: verbose && !quiet,
+        }
+    }
+
+    /// A step worth showing with `-v` (on stderr).
+    pub fn step(&self, text: impl AsRef<str>) {
+        if self.verbose {
+            eprintln!("  {}", text.as_ref());
+        }
     }
 
     /// A line of normal output.

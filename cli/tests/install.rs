@@ -594,3 +594,50 @@ fn install_json_reports_the_lock_for_scripts() {
     assert_eq!(ids, ["reasoning", "tiny_base"]);
     assert_eq!(entries[0]["version"], "1.2.0");
 }
+
+#[test]
+fn verbose_shows_the_steps_and_quiet_hides_the_chatter() {
+    let (registry, _ada) = graph();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let out = in_home(
+        dir.path(),
+        &home,
+        &[
+            "-v",
+            "pack",
+            "install",
+            "--registry",
+            &registry.url,
+            "tiny_base",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("resolved 1 packs from")
+            && text(&out.stderr).contains("tiny_base 1.0.0 (sha256"),
+        "{}",
+        text(&out.stderr)
+    );
+    let quiet = in_home(
+        dir.path(),
+        &home,
+        &[
+            "-q",
+            "pack",
+            "install",
+            "--registry",
+            &registry.url,
+            "reasoning",
+        ],
+        "",
+    );
+    assert!(quiet.status.success(), "{}", text(&quiet.stderr));
+    assert!(
+        quiet.stdout.is_empty() && quiet.stderr.is_empty(),
+        "{} {}",
+        text(&quiet.stdout),
+        text(&quiet.stderr)
+    );
+}

@@ -135,6 +135,20 @@ fn apply(
         }),
     }
     let resolution = crate::resolve::resolve(&index, &list, &locked)?;
+    printer.step(format!(
+        "resolved {} packs from {}",
+        resolution.packs.len(),
+        client.url
+    ));
+    for record in resolution.packs.values() {
+        printer.step(format!(
+            "{} {} (sha256 {}, key {})",
+            record.id,
+            record.vers,
+            record.cksum,
+            record.key.fingerprint()
+        ));
+    }
     let before = home.lock()?;
     let was = |id: &PackId| {
         before

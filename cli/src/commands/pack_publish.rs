@@ -15,6 +15,12 @@ pub(crate) fn run(args: &PublishArgs, printer: &Printer) -> anyhow::Result<()> {
         args.dry_run,
     )?;
     let m = &published.metadata;
+    printer.step(format!(
+        "archive {} (sha256 {}), signed with key {}",
+        published.built.path.display(),
+        m.cksum,
+        m.key.fingerprint()
+    ));
     let size = human_bytes(published.built.size);
     match &published.response {
         None => printer.line(format!(
