@@ -5,6 +5,8 @@
 
 use std::io::Write;
 use std::path::Path;
+
+use modularbase_tests::{Pack, Publisher, TestRegistry};
 use std::process::{Command, Output, Stdio};
 
 /// Runs the `modularbase` binary cargo built for these tests, in `cwd`, colour off, with
@@ -40,4 +42,25 @@ pub(crate) fn in_home(cwd: &Path, home: &Path, args: &[&str], stdin: &str) -> Ou
 /// Output bytes as text.
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The DESIGN's graph on a real registry; returns its publisher too.
+pub(crate) fn graph() -> (TestRegistry, Publisher) {
+    let (registry, ada) = TestRegistry::with_base();
+    for version in ["1.0.0", "1.1.0", "1.2.0"] {
+        ada.publish_ok(&Pack::domain("reasoning", version));
+    }
+    ada.publish_ok(&Pack::domain("python_code", "1.0.0").dep("reasoning", ">=1.1"));
+    (registry, ada)
+}
+
+pub(crate) fn install(
+    dir: &Path,
+    home: &Path,
+    registry: &TestRegistry,
+    packs: &[&str],
+) -> std::process::Output {
+    let mut args = vec!["pack", "install", "--registry", registry.url.as_str()];
+    args.extend_from_slice(packs);
+    in_home(dir, home, &args, "")
 }
