@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{graph, in_home, install, text};
+use common::{graph, in_home, install, refused, succeeded, text};
 use modularbase_pack::{SigningKey, sha256_file};
 use modularbase_tests::{Pack, TestRegistry, blob_path};
 
@@ -37,7 +37,7 @@ fn install_resolves_verifies_unpacks_and_locks() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let out = install(dir.path(), &home, &registry, &["python_code@1.0.0"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     let stdout = text(&out.stdout);
     for line in [
         "Installed python_code 1.0.0 (domain",
@@ -93,7 +93,7 @@ fn a_dry_run_prints_the_plan_and_changes_nothing() {
         ],
         "",
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     assert!(
         text(&out.stdout).lines().all(|l| l.ends_with("add")),
         "{}",
@@ -113,12 +113,7 @@ fn a_dry_run_prints_the_plan_and_changes_nothing() {
         ],
         "",
     );
-    assert_eq!(nothing.status.code(), Some(1));
-    assert!(
-        text(&nothing.stderr).contains("no set of packs satisfies the request"),
-        "{}",
-        text(&nothing.stderr)
-    );
+    refused(&nothing, "no set of packs satisfies the request");
 }
 
 #[test]
@@ -141,11 +136,9 @@ fn a_tampered_archive_is_refused_and_the_home_is_unchanged() {
     std::fs::write(&blob, bytes).unwrap();
 
     let out = install(dir.path(), &home, &registry, &["python_code"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("was corrupted or tampered with, nothing was installed"),
-        "{}",
-        text(&out.stderr)
+    refused(
+        &out,
+        "was corrupted or tampered with, nothing was installed",
     );
     assert_eq!(
         std::fs::read(home.join("modularbase.lock")).unwrap(),
@@ -200,10 +193,10 @@ fn a_changed_signing_key_is_refused_until_trusted() {
         &["key", "trust", "reasoning", "--registry", &registry.url],
         "",
     );
-    assert!(trust.status.success(), "{}", text(&trust.stderr));
+    succeeded(&trust);
     assert!(text(&trust.stdout).contains(&rotated.key.public_key().fingerprint()));
     let out = install(dir.path(), &home, &registry, &["reasoning@1.3.0"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     assert!(home.join("packs/reasoning/1.3.0/pack.toml").is_file());
 }
 
@@ -274,7 +267,7 @@ fn run_uses_the_installed_set_by_default() {
         ],
         "",
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("pack: python_code")
@@ -312,7 +305,7 @@ fn remove_uninstalls_what_nothing_needs_and_update_moves_to_the_newest() {
         &["pack", "remove", "medical", "--registry", &registry.url],
         "",
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     assert!(
         text(&out.stdout).contains("Removed medical 1.0.0"),
         "{}",
@@ -359,7 +352,7 @@ fn remove_uninstalls_what_nothing_needs_and_update_moves_to_the_newest() {
         &["pack", "update", "reasoning", "--registry", &registry.url],
         "",
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     assert!(
         home.join("packs/reasoning/1.2.0").is_dir() && !home.join("packs/reasoning/1.1.0").exists()
     );
@@ -383,7 +376,7 @@ fn install_json_reports_the_lock_for_scripts() {
         ],
         "",
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     let entries: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let ids: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["reasoning", "tiny_base"]);
@@ -408,7 +401,7 @@ fn verbose_shows_the_steps_and_quiet_hides_the_chatter() {
         ],
         "",
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     assert!(
         text(&out.stderr).contains("resolved 1 packs from")
             && text(&out.stderr).contains("tiny_base 1.0.0 (sha256"),
@@ -428,7 +421,7 @@ fn verbose_shows_the_steps_and_quiet_hides_the_chatter() {
         ],
         "",
     );
-    assert!(quiet.status.success(), "{}", text(&quiet.stderr));
+    succeeded(&quiet);
     assert!(
         quiet.stdout.is_empty() && quiet.stderr.is_empty(),
         "{} {}",

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{refused, succeeded};
+
 use std::path::Path;
 use std::process::Output;
 
@@ -18,7 +20,7 @@ fn in_home(home: &Path, args: &[&str], stdin: &str) -> Output {
 
 fn token_for(registry: &TestRegistry, login: &str) -> String {
     let out = registry.admin(&["user", "add", login]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     text(&out.stdout).trim().to_owned()
 }
 
@@ -36,7 +38,7 @@ fn login_reads_the_token_from_stdin_and_stores_it_privately() {
         &["login", "--registry", "http://127.0.0.1:7878/"],
         "mbr_abc_secret\n",
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     assert!(
         text(&out.stdout).starts_with("Logged in to http://127.0.0.1:7878 "),
         "{}",
@@ -58,7 +60,7 @@ fn login_reads_the_token_from_stdin_and_stores_it_privately() {
 
     // A second login replaces the token and keeps the default.
     let again = in_home(home.path(), &["login", "--token", "mbr_new_token"], "");
-    assert!(again.status.success(), "{}", text(&again.stderr));
+    succeeded(&again);
     assert!(
         std::fs::read_to_string(home.path().join("credentials.toml"))
             .unwrap()
@@ -101,7 +103,7 @@ fn login_refuses_what_is_not_a_token_or_a_url() {
 fn key_generate_writes_a_private_key_once_and_prints_the_public_key() {
     let home = tempfile::tempdir().unwrap();
     let out = in_home(home.path(), &["key", "generate"], "");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     let public: PublicKey = text(&out.stdout).trim().parse().unwrap();
     let keys = home.path().join("keys");
     #[cfg(unix)]
@@ -115,12 +117,7 @@ fn key_generate_writes_a_private_key_once_and_prints_the_public_key() {
 
     let private = std::fs::read(keys.join("default.key")).unwrap();
     let again = in_home(home.path(), &["key", "generate"], "");
-    assert_eq!(again.status.code(), Some(1));
-    assert!(
-        text(&again.stderr).contains("already exists"),
-        "{}",
-        text(&again.stderr)
-    );
+    refused(&again, "already exists");
     assert_eq!(
         std::fs::read(keys.join("default.key")).unwrap(),
         private,
@@ -151,12 +148,7 @@ fn key_register_uploads_the_key_for_the_logged_in_user() {
         &["key", "register", "--registry", &registry.url],
         "",
     );
-    assert_eq!(unregistered.status.code(), Some(1));
-    assert!(
-        text(&unregistered.stderr).contains("not logged in to"),
-        "{}",
-        text(&unregistered.stderr)
-    );
+    refused(&unregistered, "not logged in to");
 
     assert!(
         in_home(
@@ -171,7 +163,7 @@ fn key_register_uploads_the_key_for_the_logged_in_user() {
         .trim()
         .to_owned();
     let out = in_home(home.path(), &["key", "register"], "");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     assert!(
         text(&out.stdout).starts_with("Registered key `default`"),
         "{}",

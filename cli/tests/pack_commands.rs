@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{modularbase, text};
+use common::{modularbase, succeeded, text};
 
 use std::fs;
 use std::path::Path;
@@ -38,7 +38,7 @@ fn build_writes_a_deterministic_archive_that_inspect_reads() {
     let root = tempfile::tempdir().unwrap();
     let dir = pack_dir(root.path());
     let out = modularbase(&dir, &["pack", "build"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     let stdout = text(&out.stdout);
     assert!(
         stdout.starts_with("Packed python_code 1.0.0 (3 files,"),
@@ -67,7 +67,7 @@ fn build_writes_a_deterministic_archive_that_inspect_reads() {
     );
 
     let inspect = modularbase(root.path(), &["pack", "inspect", archive.to_str().unwrap()]);
-    assert!(inspect.status.success(), "{}", text(&inspect.stderr));
+    succeeded(&inspect);
     let shown = text(&inspect.stdout);
     for expected in [
         "python_code 1.0.0 (domain) — Python Code Pack",

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{in_home, text};
+use common::{in_home, refused, succeeded, text};
 use modularbase_tests::{Pack, TestRegistry};
 
 /// A registry with user `ada`, and a home logged in as ada with a registered key.
@@ -50,7 +50,7 @@ fn publish_uploads_a_signed_pack_graph_the_index_then_lists() {
             &["pack", "publish", "--path", path.to_str().unwrap()],
             "",
         );
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        succeeded(&out);
         assert!(
             text(&out.stdout).contains(&format!("to {}", registry.url)),
             "{}",
@@ -97,7 +97,7 @@ fn a_dry_run_signs_but_uploads_nothing() {
         ],
         "",
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     assert!(
         text(&out.stdout).starts_with("Dry run: would publish tiny_base 1.0.0"),
         "{}",
@@ -127,11 +127,9 @@ fn publishing_without_a_key_or_a_login_says_what_to_do() {
         ],
         "",
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("run `modularbase key generate` and `modularbase key register`"),
-        "{}",
-        text(&out.stderr)
+    refused(
+        &out,
+        "run `modularbase key generate` and `modularbase key register`",
     );
     assert!(
         in_home(dir.path(), &home, &["key", "generate"], "")
@@ -151,12 +149,7 @@ fn publishing_without_a_key_or_a_login_says_what_to_do() {
         ],
         "",
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("not logged in to"),
-        "{}",
-        text(&out.stderr)
-    );
+    refused(&out, "not logged in to");
     assert!(
         !base.join("target").exists(),
         "nothing built before the checks pass"
@@ -179,7 +172,7 @@ fn inspect_checks_the_signature_beside_the_archive() {
         &["pack", "build", "--path", base.to_str().unwrap()],
         "",
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     assert!(
         text(&out.stdout).contains("signed  "),
         "{}",

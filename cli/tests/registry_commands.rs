@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{in_home, text};
+use common::{in_home, refused, succeeded, text};
 use modularbase_pack::{PackDetails, SearchResponse};
 use modularbase_tests::{Pack, TestRegistry};
 
@@ -24,7 +24,7 @@ fn world() -> (TestRegistry, tempfile::TempDir, PathBuf) {
         &["login", "--registry", &registry.url, "--token", &ada.token],
         "",
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     (registry, dir, home)
 }
 
@@ -58,12 +58,7 @@ fn search_lists_matches_and_json_is_the_registry_answer() {
         &["pack", "search", "--sort", "sideways"],
         "",
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("`sort` must be downloads, recent or name"),
-        "{}",
-        text(&out.stderr)
-    );
+    refused(&out, "`sort` must be downloads, recent or name");
 }
 
 #[test]
@@ -86,12 +81,7 @@ fn info_shows_versions_and_owners() {
     .unwrap();
     assert_eq!(json.versions.len(), 2);
     let out = in_home(dir.path(), &home, &["pack", "info", "nothing_here"], "");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("(404 Not Found): no pack named `nothing_here`"),
-        "{}",
-        text(&out.stderr)
-    );
+    refused(&out, "(404 Not Found): no pack named `nothing_here`");
 }
 
 #[test]
@@ -110,12 +100,7 @@ fn yank_and_undo_change_the_index() {
     );
     assert!(!registry.index("reasoning")[0].yanked);
     let out = in_home(dir.path(), &home, &["pack", "yank", "reasoning"], "");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("as ID@VERSION"),
-        "{}",
-        text(&out.stderr)
-    );
+    refused(&out, "as ID@VERSION");
 }
 
 #[test]
@@ -145,12 +130,7 @@ fn owners_are_listed_added_and_removed() {
         &["pack", "owner", "remove", "reasoning", "ada"],
         "",
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("must keep at least one owner"),
-        "{}",
-        text(&out.stderr)
-    );
+    refused(&out, "must keep at least one owner");
     let out = in_home(
         dir.path(),
         &home,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{in_home, text};
+use common::{in_home, refused, succeeded, text};
 use modularbase_tests::{Pack, TestRegistry};
 
 /// The DESIGN's graph on a real registry.
@@ -36,7 +36,7 @@ fn resolve_prints_the_plan_and_revalidates_the_cached_index() {
         registry.url.as_str(),
     ];
     let out = in_home(dir.path(), &home, &args, "");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     let plan: Vec<String> = text(&out.stdout)
         .lines()
         .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
@@ -104,10 +104,8 @@ fn resolve_explains_why_nothing_fits_and_exits_1() {
         ],
         "",
     );
-    assert_eq!(missing.status.code(), Some(1));
-    assert!(
-        text(&missing.stderr).contains("no installable version of nothing_here is published"),
-        "{}",
-        text(&missing.stderr)
+    refused(
+        &missing,
+        "no installable version of nothing_here is published",
     );
 }

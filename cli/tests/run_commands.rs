@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{modularbase, text};
+use common::{modularbase, refused, succeeded, text};
 
 use std::path::{Path, PathBuf};
 
@@ -35,7 +35,7 @@ fn world() -> (tempfile::TempDir, PathBuf) {
             "3",
         ],
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     for id in ["python_code", "general_chat"] {
         let manifest = Manifest::from_toml_str(
             &format!("[pack]\nid = \"{id}\"\nversion = \"1.0.0\"\nname = \"{id}\"\nkind = \"domain\"\ndomain = \"test\"\nbase = \"tiny_base\"\nbase_compatibility = [\"1.0\"]\nreadme = \"README.md\"\n"),
@@ -96,12 +96,7 @@ fn base_init_writes_a_base_pack_and_never_overwrites_one() {
             "tiny_base",
         ],
     );
-    assert_eq!(again.status.code(), Some(1));
-    assert!(
-        text(&again.stderr).contains("already holds a pack"),
-        "{}",
-        text(&again.stderr)
-    );
+    refused(&again, "already holds a pack");
     assert_eq!(
         std::fs::read(root.join("tiny_base/weights.gguf")).unwrap(),
         before
@@ -127,7 +122,7 @@ fn run_answers_and_debug_shows_route_experts_and_cache() {
     ];
     args.extend(SET);
     let out = modularbase(&root, &args);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     let stderr = text(&out.stderr);
     for expected in [
         "route: forced `python_code`",
@@ -166,7 +161,7 @@ fn a_corrupt_pack_is_replaced_with_a_warning() {
     ];
     args.extend(SET);
     let out = modularbase(&root, &args);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("warning: pack `python_code` was not used: its weights are unreadable"),
@@ -232,7 +227,7 @@ fn monitor_shows_every_component_against_the_budget() {
     let mut args = vec!["monitor", "--budget", "64MiB", "--device", "cpu"];
     args.extend(SET);
     let out = modularbase(&root, &args);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("budget 64.0 MiB"), "{stdout}");
     for (id, state) in [
@@ -268,7 +263,7 @@ fn pack_init_scaffolds_a_pack_the_base_runs() {
             "2",
         ],
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    succeeded(&out);
     assert!(
         text(&out.stdout).starts_with("Created pack medical_qa_pack 0.1.0"),
         "{}",
@@ -310,7 +305,7 @@ fn pack_init_scaffolds_a_pack_the_base_runs() {
             "cpu",
         ],
     );
-    assert!(run.status.success(), "{}", text(&run.stderr));
+    succeeded(&run);
     assert!(
         text(&run.stderr).contains("pack: medical_qa_pack"),
         "{}",
@@ -333,12 +328,7 @@ fn pack_init_scaffolds_a_pack_the_base_runs() {
             "2",
         ],
     );
-    assert_eq!(again.status.code(), Some(1));
-    assert!(
-        text(&again.stderr).contains("already holds a pack"),
-        "{}",
-        text(&again.stderr)
-    );
+    refused(&again, "already holds a pack");
 }
 
 #[test]

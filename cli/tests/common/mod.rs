@@ -64,3 +64,18 @@ pub(crate) fn install(
     args.extend_from_slice(packs);
     in_home(dir, home, &args, "")
 }
+
+/// Asserts the command succeeded, showing its stderr if not.
+pub(crate) fn succeeded(out: &Output) {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// Asserts the command exited 1 with `expected` in its stderr.
+pub(crate) fn refused(out: &Output, expected: &str) {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in:\n{stderr}"
+    );
+}
