@@ -65,12 +65,30 @@ impl BaseWeights {
         let mut tensors = Vec::new();
         for (name, shape) in Self::layout(config) {
             let tensor = if shape.len() == 1 {
-                QTensor::quantize(&init.ones(&shape)?, GgmlDType::F32)?
+                init.ones(&shape)?
             } else {
-                QTensor::quantize(&init.normal(&shape, 0.02)?, BASE_MATRIX_DTYPE)?
+                init.normal(&shape, 0.02)?
             };
             tensors.push((name, tensor));
         }
+        Self::from_f32(config, tensors)
+    }
+
+    /// Stores F32 tensors given in layout order: matrices F16, norm vectors F32.
+    pub fn from_f32(config: &BaseConfig, tensors: Vec<(String, Tensor)>) -> Result<Self> {
+        config.validate()?;
+        let tensors = tensors
+            .into_iter()
+            .map(|(name, t)| {
+                let t = t.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
+                let dtype = if t.rank() == 1 {
+                    GgmlDType::F32
+                } else {
+                    BASE_MATRIX_DTYPE
+                };
+                Ok((name, QTensor::quantize(&t, dtype)?))
+            })
+            .collect::<Result<_>>()?;
         Ok(Self {
             config: *config,
             tensors,

@@ -20,6 +20,7 @@ mod cache;
 mod config;
 mod device;
 mod error;
+mod eval;
 mod fallback;
 mod generate;
 mod gguf;
@@ -32,12 +33,14 @@ mod router;
 mod scaffold;
 mod session;
 mod tokenizer;
+pub mod train;
 
 pub use base::{BaseModel, BaseWeights, HiddenPlug};
 pub use cache::{CacheError, CacheEvent, CacheStats, GetError, PackCache, ResidentPart, Sized64};
 pub use config::BaseConfig;
 pub use device::{PickedDevice, cuda_compiled, device_memory, pick_device};
 pub use error::{Result, RuntimeError};
+pub use eval::{BitsPerByte, EVAL_WINDOW, EvalReport, bits_per_byte};
 pub use fallback::{
     BaseInfo, GENERAL_CHAT, InstalledPack, LoadFailure, Loaded, Substitution, fallback_chain,
     load_pack_module, load_with_fallback,
@@ -49,5 +52,5 @@ pub use pack_module::{PackConfig, PackModule, PackWeights, read_pack_key};
 pub use predictor::Predictor;
 pub use router::{DEFAULT_THRESHOLD, Route, RouteScore, Router};
 pub use scaffold::{README_FILE, base_manifest, write_base_dir, write_pack_dir};
-pub use session::{RunOptions, RunReport, Runtime};
+pub use session::{EvalTarget, ROUTE_PREFIX, RunOptions, RunReport, Runtime};
 pub use tokenizer::{BOS, ByteTokenizer, EOS, VOCAB_SIZE};

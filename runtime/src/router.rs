@@ -139,6 +139,16 @@ impl Router {
         self.threshold
     }
 
+    /// A pooled hidden state (`[hidden]`) in router space, as a unit vector: what pack keys
+    /// are compared with.
+    pub fn project(&self, pooled: &Tensor) -> Result<Tensor> {
+        let query = match &self.proj {
+            Some(proj) => proj.forward(&pooled.unsqueeze(0)?)?.squeeze(0)?,
+            None => pooled.clone(),
+        };
+        unit(&query.to_dtype(DType::F32)?)
+    }
+
     /// Scores every key against the prompt's pooled hidden state (`[hidden]`), best first,
     /// and decides the route.
     pub fn route(
@@ -146,11 +156,7 @@ impl Router {
         pooled: &Tensor,
         keys: &[(String, Tensor)],
     ) -> Result<(Vec<RouteScore>, Route)> {
-        let query = match &self.proj {
-            Some(proj) => proj.forward(&pooled.unsqueeze(0)?)?.squeeze(0)?,
-            None => pooled.clone(),
-        };
-        let query = unit(&query.to_dtype(DType::F32)?)?;
+        let query = self.project(pooled)?;
         let mut scores = Vec::with_capacity(keys.len());
         for (id, key) in keys {
             let key = unit(&key.to_device(query.device())?.to_dtype(DType::F32)?)?;

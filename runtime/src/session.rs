@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
@@ -11,6 +12,7 @@ use modularbase_pack::PackKind;
 use crate::base::{BaseModel, HiddenPlug};
 use crate::cache::{CacheEvent, PackCache};
 use crate::error::{Result, RuntimeError};
+use crate::eval::{EvalReport, score_window, windows};
 use crate::fallback::{BaseInfo, GENERAL_CHAT, InstalledPack, Substitution, load_with_fallback};
 use crate::generate::{Sampling, generate};
 use crate::gguf::read_base_gguf;
@@ -28,6 +30,20 @@ pub struct RunOptions {
     pub sampling: Sampling,
     /// Use this pack instead of routing.
     pub force_pack: Option<String>,
+}
+
+/// Bytes of a window that decide its route in a routed evaluation (about a prompt's length).
+pub const ROUTE_PREFIX: usize = 64;
+
+/// What scores the text in [`Runtime::evaluate`].
+#[derive(Clone, Copy)]
+pub enum EvalTarget<'a> {
+    /// The base alone.
+    Base,
+    /// The base with this pack.
+    Pack(&'a PackModule),
+    /// Each window routed as a prompt would be.
+    Routed,
 }
 
 /// Everything that happened answering one prompt.
@@ -159,33 +175,9 @@ impl Runtime {
         let tokens = ByteTokenizer.encode(prompt);
         let (scores, route, wanted) = match &options.force_pack {
             Some(id) => (Vec::new(), None, Some(id.clone())),
-            None if self.installed.is_empty() => (Vec::new(), None, None),
-            None => {
-                let pooled = self.base.pooled_hidden(&tokens)?;
-                let (scores, route) = self.router.route(&pooled, &self.keys)?;
-                let wanted = match &route {
-                    Route::Pack(best) => best.id.clone(),
-                    Route::LowConfidence(_) => GENERAL_CHAT.to_owned(),
-                };
-                (scores, Some(route), Some(wanted))
-            }
+            None => self.route_tokens(&tokens)?,
         };
-        let (pack, substitutions) = match &wanted {
-            Some(id) => match load_with_fallback(
-                &mut self.cache,
-                &self.installed,
-                &self.base_info,
-                &self.device,
-                id,
-            ) {
-                Ok(loaded) => (
-                    Some(loaded.pack).map(|p| (loaded.id, p)),
-                    loaded.substitutions,
-                ),
-                Err(substitutions) => (None, substitutions),
-            },
-            None => (None, Vec::new()),
-        };
+        let (pack, substitutions) = self.load(wanted.as_deref());
         let usage_before = pack
             .as_ref()
             .map(|(_, p)| p.expert_usage())
@@ -236,6 +228,74 @@ impl Runtime {
                 0.0
             },
         })
+    }
+
+    /// Routing scores, the decision and the wanted pack for `tokens` (nothing to route to
+    /// when no domain pack is installed).
+    fn route_tokens(
+        &mut self,
+        tokens: &[u32],
+    ) -> Result<(Vec<RouteScore>, Option<Route>, Option<String>)> {
+        if self.installed.is_empty() {
+            return Ok((Vec::new(), None, None));
+        }
+        let pooled = self.base.pooled_hidden(tokens)?;
+        let (scores, route) = self.router.route(&pooled, &self.keys)?;
+        let wanted = match &route {
+            Route::Pack(best) => best.id.clone(),
+            Route::LowConfidence(_) => GENERAL_CHAT.to_owned(),
+        };
+        Ok((scores, Some(route), Some(wanted)))
+    }
+
+    /// Loads `wanted` (with its fallback chain) through the cache.
+    fn load(
+        &mut self,
+        wanted: Option<&str>,
+    ) -> (Option<(String, Arc<PackModule>)>, Vec<Substitution>) {
+        let Some(id) = wanted else {
+            return (None, Vec::new());
+        };
+        match load_with_fallback(
+            &mut self.cache,
+            &self.installed,
+            &self.base_info,
+            &self.device,
+            id,
+        ) {
+            Ok(loaded) => (Some((loaded.id, loaded.pack)), loaded.substitutions),
+            Err(substitutions) => (None, substitutions),
+        }
+    }
+
+    /// Bits per byte of `text` with the base alone, with `pack`, or routed: each window goes
+    /// to the pack its first [`ROUTE_PREFIX`] bytes are routed to, as a prompt would.
+    pub fn evaluate(
+        &mut self,
+        text: &[u8],
+        target: EvalTarget<'_>,
+        window: usize,
+    ) -> Result<EvalReport> {
+        let mut report = EvalReport::default();
+        for w in windows(text, window) {
+            let score = match target {
+                EvalTarget::Base => score_window(&mut self.base, None, w)?,
+                EvalTarget::Pack(pack) => score_window(&mut self.base, Some(pack), w)?,
+                EvalTarget::Routed => {
+                    let prefix = &w[..w.len().min(ROUTE_PREFIX)];
+                    let tokens = ByteTokenizer.encode(&String::from_utf8_lossy(prefix));
+                    let (_, _, wanted) = self.route_tokens(&tokens)?;
+                    let (pack, _) = self.load(wanted.as_deref());
+                    let used = pack.as_ref().map(|(id, _)| id.clone()).unwrap_or_default();
+                    *report.routed_to.entry(used).or_default() += 1;
+                    let plug = pack.as_ref().map(|(_, p)| p.as_ref() as &dyn HiddenPlug);
+                    score_window(&mut self.base, plug, w)?
+                }
+            };
+            report.score.add(score);
+        }
+        self.cache.take_events();
+        Ok(report)
     }
 
     /// The memory picture: base and router resident, packs loaded, evicted or installed.

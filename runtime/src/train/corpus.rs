@@ -1,0 +1,160 @@
+//! Training text: files (or directories of files) read as bytes, split deterministically
+//! into a training part and a held-out part, and sampled as BOS-prefixed windows.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use crate::error::{Result, RuntimeError};
+use crate::tokenizer::BOS;
+
+/// Largest block when splitting; every `HELD_OUT_EVERY`-th block is held out.
+const BLOCK: usize = 4096;
+/// Smallest block, so that short texts still hold some blocks out.
+const MIN_BLOCK: usize = 256;
+/// One block in this many goes to the held-out part.
+const HELD_OUT_EVERY: usize = 10;
+
+/// Text for training and evaluation.
+#[derive(Debug, Clone, Default)]
+pub struct Corpus {
+    /// The bytes trained on.
+    pub train: Vec<u8>,
+    /// The bytes never trained on (for evaluation).
+    pub held_out: Vec<u8>,
+}
+
+impl Corpus {
+    /// Reads every file under `paths` (directories recursively, in name order), joined by
+    /// blank lines, and splits the whole into training and held-out blocks.
+    pub fn read(paths: &[PathBuf]) -> Result<Self> {
+        let mut all = Vec::new();
+        for path in paths {
+            let mut files = Vec::new();
+            collect_files(path, &mut files)?;
+            if files.is_empty() {
+                return Err(RuntimeError::Config(format!(
+                    "`{}` holds no files to train on",
+                    path.display()
+                )));
+            }
+            for file in files {
+                let bytes = std::fs::read(&file).map_err(|source| RuntimeError::Io {
+                    action: "read",
+                    path: file.clone(),
+                    source,
+                })?;
+                all.extend_from_slice(&bytes);
+                all.extend_from_slice(b"\n\n");
+            }
+        }
+        Ok(Self::split(&all))
+    }
+
+    /// Splits `text` into training and held-out blocks: every tenth block is held out, blocks
+    /// being a fiftieth of the text, between 256 bytes and 4 KiB.
+    pub fn split(text: &[u8]) -> Self {
+        let mut corpus = Self::default();
+        let block = (text.len() / 50).clamp(MIN_BLOCK, BLOCK);
+        for (i, block) in text.chunks(block).enumerate() {
+            if i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1 {
+                corpus.held_out.extend_from_slice(block);
+            } else {
+                corpus.train.extend_from_slice(block);
+            }
+        }
+        corpus
+    }
+
+    /// Joins several corpora (a mixed set).
+    pub fn mix(parts: &[Corpus]) -> Self {
+        Self {
+            train: parts.iter().flat_map(|c| c.train.iter().copied()).collect(),
+            held_out: parts
+                .iter()
+                .flat_map(|c| c.held_out.iter().copied())
+                .collect(),
+        }
+    }
+
+    /// Refuses a corpus too short for windows of `seq` bytes.
+    pub(crate) fn check_len(&self, seq: usize) -> Result<()> {
+        if self.train.len() <= seq {
+            return Err(RuntimeError::Config(format!(
+                "the training text has {} bytes; it needs more than one window of {seq}",
+                self.train.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// `batch` random windows of the training text as `(inputs, targets)`, both `[batch, seq]`:
+    /// inputs are BOS then `seq - 1` bytes, targets the same `seq` bytes shifted by one.
+    /// The windows depend only on `seed` and `step`, so a resumed run sees the same data.
+    pub(crate) fn batch(
+        &self,
+        batch: usize,
+        seq: usize,
+        seed: u64,
+        step: usize,
+        device: &Device,
+    ) -> Result<(Tensor, Tensor)> {
+        let mut rng =
+            StdRng::seed_from_u64(seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut inputs = Vec::with_capacity(batch * seq);
+        let mut targets = Vec::with_capacity(batch * seq);
+        for _ in 0..batch {
+            let start = rng.random_range(0..self.train.len() - seq);
+            let window = &self.train[start..start + seq];
+            inputs.push(BOS);
+            inputs.extend(window[..seq - 1].iter().map(|&b| u32::from(b)));
+            targets.extend(window.iter().map(|&b| u32::from(b)));
+        }
+        Ok((
+            Tensor::from_vec(inputs, (batch, seq), device)?,
+            Tensor::from_vec(targets, (batch, seq), device)?,
+        ))
+    }
+
+    /// `count` random snippets of `min..=max` bytes from `text`, for routing keys and
+    /// router training; reproducible from `seed`.
+    pub fn snippets(text: &[u8], count: usize, min: usize, max: usize, seed: u64) -> Vec<Vec<u8>> {
+        if text.len() <= max {
+            return vec![text.to_vec()];
+        }
+        let mut rng = StdRng::seed_from_u64(seed);
+        (0..count)
+            .map(|_| {
+                let len = rng.random_range(min..=max);
+                let start = rng.random_range(0..text.len() - len);
+                text[start..start + len].to_vec()
+            })
+            .collect()
+    }
+}
+
+/// Regular files under `path` (itself if it is a file), sorted by path.
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|source| RuntimeError::Io {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    })?;
+    if meta.is_file() {
+        out.push(path.to_owned());
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(path).map_err(|source| RuntimeError::Io {
+        action: "list",
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    children.sort();
+    for child in children {
+        collect_files(&child, out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! The base core written with differentiable operations only (candle's fused RMSNorm,
+//! rotary and softmax kernels have no backward pass), batched `[batch, seq]` and without a
+//! KV cache. It computes the same function as [`crate::BaseModel`]; a test holds them equal.
+
+use std::collections::HashMap;
+
+use candle_core::{D, DType, Device, Tensor};
+
+use crate::base::BaseWeights;
+use crate::config::BaseConfig;
+use crate::error::{Result, RuntimeError};
+
+/// F32 tensors by name; trained ones are the tensors of `Var`s, so gradients reach them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Named(pub(crate) HashMap<String, Tensor>);
+
+impl Named {
+    /// The tensor called `name`.
+    pub(crate) fn get(&self, name: &str) -> Result<&Tensor> {
+        self.0
+            .get(name)
+            .ok_or_else(|| RuntimeError::Config(format!("tensor `{name}` is missing")))
+    }
+
+    /// Every tensor of stored weights, widened to F32 on `device`.
+    pub(crate) fn dequantized(
+        tensors: &[(String, candle_core::quantized::QTensor)],
+        device: &Device,
+    ) -> Result<Self> {
+        let mut map = HashMap::new();
+        for (name, t) in tensors {
+            map.insert(name.clone(), t.dequantize(device)?.to_dtype(DType::F32)?);
+        }
+        Ok(Self(map))
+    }
+}
+
+/// `x @ w.T` for `x` of shape `[..., in]` and `w` of shape `[out, in]`.
+pub(crate) fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let (inner, outer) = (dims[dims.len() - 1], w.dim(0)?);
+    let rows: usize = dims[..dims.len() - 1].iter().product();
+    let mut out_dims = dims[..dims.len() - 1].to_vec();
+    out_dims.push(outer);
+    Ok(x.reshape((rows, inner))?
+        .matmul(&w.t()?)?
+        .reshape(out_dims)?)
+}
+
+fn rms_norm(x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tensor> {
+    let scale = (x.sqr()?.mean_keepdim(D::Minus1)? + f64::from(eps))?
+        .sqrt()?
+        .recip()?;
+    Ok(x.broadcast_mul(&scale)?.broadcast_mul(weight)?)
+}
+
+/// Interleaved rotary embedding (as candle's `rope_i`) of `x` `[batch, heads, seq, dim]`.
+fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    let (b, h, t, d) = x.dims4()?;
+    let pairs = x.reshape((b, h, t, d / 2, 2))?;
+    let even = pairs.narrow(4, 0, 1)?;
+    let odd = pairs.narrow(4, 1, 1)?;
+    let cos = cos.reshape((1, 1, t, d / 2, 1))?;
+    let sin = sin.reshape((1, 1, t, d / 2, 1))?;
+    let first = (even.broadcast_mul(&cos)? - odd.broadcast_mul(&sin)?)?;
+    let second = (even.broadcast_mul(&sin)? + odd.broadcast_mul(&cos)?)?;
+    Ok(Tensor::cat(&[first, second], 4)?.reshape((b, h, t, d))?)
+}
+
+/// A pack's contribution at its layer: `h -> delta`.
+pub(crate) type Plug<'a> = (usize, &'a dyn Fn(&Tensor) -> Result<Tensor>);
+
+/// The base core over named tensors.
+pub(crate) struct BaseGraph<'a> {
+    config: BaseConfig,
+    tensors: &'a Named,
+    cos: Tensor,
+    sin: Tensor,
+    mask: Tensor,
+}
+
+impl<'a> BaseGraph<'a> {
+    /// The graph for sequences of `seq` tokens.
+    pub(crate) fn new(
+        config: BaseConfig,
+        tensors: &'a Named,
+        seq: usize,
+        device: &Device,
+    ) -> Result<Self> {
+        let half = config.head_dim() / 2;
+        let inv: Vec<f32> = (0..half)
+            .map(|i| {
+                1.0 / config
+                    .rope_theta
+                    .powf(2.0 * i as f32 / config.head_dim() as f32)
+            })
+            .collect();
+        let inv = Tensor::from_vec(inv, (1, half), device)?;
+        let positions = Tensor::arange(0u32, seq as u32, device)?
+            .to_dtype(DType::F32)?
+            .reshape((seq, 1))?;
+        let freqs = positions.matmul(&inv)?;
+        let mask: Vec<f32> = (0..seq)
+            .flat_map(|i| (0..seq).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+            .collect();
+        Ok(Self {
+            config,
+            tensors,
+            cos: freqs.cos()?,
+            sin: freqs.sin()?,
+            mask: Tensor::from_vec(mask, (seq, seq), device)?,
+        })
+    }
+
+    fn attention(&self, x: &Tensor, p: &str) -> Result<Tensor> {
+        let c = &self.config;
+        let (b, t, hidden) = x.dims3()?;
+        let hd = c.head_dim();
+        let split = |w: &str, n: usize| -> Result<Tensor> {
+            Ok(linear(x, self.tensors.get(&format!("{p}.{w}.weight"))?)?
+                .reshape((b, t, n, hd))?
+                .transpose(1, 2)?
+                .contiguous()?)
+        };
+        let q = rope(&split("attn_q", c.heads)?, &self.cos, &self.sin)?;
+        let k = rope(&split("attn_k", c.kv_heads)?, &self.cos, &self.sin)?;
+        let v = split("attn_v", c.kv_heads)?;
+        let groups = c.heads / c.kv_heads;
+        let repeat = |x: Tensor| -> Result<Tensor> {
+            if groups == 1 {
+                return Ok(x);
+            }
+            Ok(x.unsqueeze(2)?
+                .broadcast_as((b, c.kv_heads, groups, t, hd))?
+                .reshape((b, c.heads, t, hd))?)
+        };
+        let (k, v) = (repeat(k)?, repeat(v)?);
+        let scores =
+            (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?.broadcast_add(&self.mask)?;
+        let y = candle_nn::ops::softmax(&scores, D::Minus1)?.matmul(&v)?;
+        let y = y.transpose(1, 2)?.reshape((b, t, hidden))?;
+        linear(&y, self.tensors.get(&format!("{p}.attn_output.weight"))?)
+    }
+
+    fn mlp(&self, x: &Tensor, p: &str) -> Result<Tensor> {
+        let w = |n: &str| self.tensors.get(&format!("{p}.{n}.weight"));
+        let gated = (linear(x, w("ffn_gate")?)?.silu()? * linear(x, w("ffn_up")?)?)?;
+        linear(&gated, w("ffn_down")?)
+    }
+
+    /// Final-norm hidden states `[batch, seq, hidden]`; `plug` adds its delta after its layer.
+    pub(crate) fn hidden(&self, tokens: &Tensor, plug: Option<Plug<'_>>) -> Result<Tensor> {
+        let (b, t) = tokens.dims2()?;
+        let eps = self.config.rms_eps;
+        let mut h = self
+            .tensors
+            .get("token_embd.weight")?
+            .index_select(&tokens.flatten_all()?, 0)?
+            .reshape((b, t, self.config.hidden))?;
+        for i in 0..self.config.layers {
+            let p = format!("blk.{i}");
+            let norm = |n: &str| self.tensors.get(&format!("{p}.{n}.weight"));
+            h = (&h + self.attention(&rms_norm(&h, norm("attn_norm")?, eps)?, &p)?)?;
+            h = (&h + self.mlp(&rms_norm(&h, norm("ffn_norm")?, eps)?, &p)?)?;
+            if let Some((_, delta)) = plug.filter(|(layer, _)| *layer == i) {
+                h = (&h + delta(&h)?)?;
+            }
+        }
+        rms_norm(&h, self.tensors.get("output_norm.weight")?, eps)
+    }
+
+    /// Mean next-byte cross-entropy (nats) of `targets` given `tokens`, both `[batch, seq]`.
+    pub(crate) fn loss(
+        &self,
+        tokens: &Tensor,
+        targets: &Tensor,
+        plug: Option<Plug<'_>>,
+    ) -> Result<Tensor> {
+        let hidden = self.hidden(tokens, plug)?;
+        let logits = linear(&hidden, self.tensors.get("output.weight")?)?;
+        let vocab = logits.dim(D::Minus1)?;
+        Ok(candle_nn::loss::cross_entropy(
+            &logits.reshape(((), vocab))?,
+            &targets.flatten_all()?,
+        )?)
+    }
+}
+
+/// The stored weights of a base as F32 tensors on `device`.
+pub(crate) fn base_tensors(weights: &BaseWeights, device: &Device) -> Result<Named> {
+    Named::dequantized(&weights.tensors, device)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::base::BaseModel;
+    use crate::pack_module::{PackConfig, PackModule, PackWeights};
+    use crate::train::pack_net::pack_delta;
+    use modularbase_pack::ExpertFormat;
+
+    fn max_relative_gap(a: &Tensor, b: &Tensor) -> f32 {
+        let gap = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let scale = b
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        gap / scale
+    }
+
+    #[test]
+    fn the_training_graph_computes_what_the_runtime_computes() {
+        let config = BaseConfig {
+            hidden: 64,
+            layers: 2,
+            heads: 4,
+            kv_heads: 2,
+            ffn: 96,
+            context: 64,
+            ..BaseConfig::default()
+        };
+        let weights = BaseWeights::random(&config, 3).unwrap();
+        let named = base_tensors(&weights, &Device::Cpu).unwrap();
+        let pack_config = PackConfig {
+            expert_format: ExpertFormat::F16,
+            ..PackConfig::for_base(64, 0)
+        };
+        let pack_weights = PackWeights::random(pack_config, 5).unwrap();
+        let pack_named = Named::dequantized(&pack_weights.tensors, &Device::Cpu).unwrap();
+        let tokens: Vec<u32> = b"def add(a, b): return a + b"
+            .iter()
+            .map(|&b| u32::from(b))
+            .collect();
+        let graph = BaseGraph::new(config, &named, tokens.len(), &Device::Cpu).unwrap();
+        let input = Tensor::new(tokens.as_slice(), &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let delta = |h: &Tensor| Ok(pack_delta(&pack_config, &pack_named, h)?.0);
+        let trained = linear(
+            &graph.hidden(&input, Some((0, &delta))).unwrap(),
+            named.get("output.weight").unwrap(),
+        )
+        .unwrap()
+        .squeeze(0)
+        .unwrap();
+        let mut model = BaseModel::new(weights, &Device::Cpu).unwrap();
+        let pack = PackModule::new(pack_weights, &Device::Cpu).unwrap();
+        let served = model.forward(&tokens, 0, Some(&pack)).unwrap();
+        let gap = max_relative_gap(&trained, &served);
+        assert!(gap < 1e-2, "logits differ by {gap} (relative)");
+    }
+}

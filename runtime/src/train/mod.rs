@@ -1,0 +1,18 @@
+//! Training on candle (DESIGN §5): a base on general text, a pack on domain text with the
+//! base frozen, the alignment of a pack to an upgraded base (only its input adapter
+//! trained), and the router's projection. Frozen parts are plain tensors; only trained
+//! parts are `Var`s. Every loop reports each step and can checkpoint and resume.
+
+mod base_train;
+mod corpus;
+mod forward;
+mod optimize;
+mod pack_net;
+mod pack_train;
+mod router_train;
+
+pub use base_train::train_base;
+pub use corpus::Corpus;
+pub use optimize::{StepReport, TrainOptions, TrainSummary, clear_checkpoint};
+pub use pack_train::{align_pack, train_pack};
+pub use router_train::{pack_key, train_router};
