@@ -27,30 +27,10 @@ pub struct Corpus {
 }
 
 impl Corpus {
-    /// Reads every file under `paths` (directories recursively, in name order), joined by
-    /// blank lines, and splits the whole into training and held-out blocks.
+    /// Reads every file under `paths` (see [`read_text`]) and splits the whole into
+    /// training and held-out blocks.
     pub fn read(paths: &[PathBuf]) -> Result<Self> {
-        let mut all = Vec::new();
-        for path in paths {
-            let mut files = Vec::new();
-            collect_files(path, &mut files)?;
-            if files.is_empty() {
-                return Err(RuntimeError::Config(format!(
-                    "`{}` holds no files to train on",
-                    path.display()
-                )));
-            }
-            for file in files {
-                let bytes = std::fs::read(&file).map_err(|source| RuntimeError::Io {
-                    action: "read",
-                    path: file.clone(),
-                    source,
-                })?;
-                all.extend_from_slice(&bytes);
-                all.extend_from_slice(b"\n\n");
-            }
-        }
-        Ok(Self::split(&all))
+        Ok(Self::split(&read_text(paths)?))
     }
 
     /// Splits `text` into training and held-out blocks: every tenth block is held out, blocks
@@ -133,6 +113,31 @@ impl Corpus {
             })
             .collect()
     }
+}
+
+/// Every file under `paths` (directories recursively, in name order), joined by blank lines.
+pub fn read_text(paths: &[PathBuf]) -> Result<Vec<u8>> {
+    let mut all = Vec::new();
+    for path in paths {
+        let mut files = Vec::new();
+        collect_files(path, &mut files)?;
+        if files.is_empty() {
+            return Err(RuntimeError::Config(format!(
+                "`{}` holds no files to read",
+                path.display()
+            )));
+        }
+        for file in files {
+            let bytes = std::fs::read(&file).map_err(|source| RuntimeError::Io {
+                action: "read",
+                path: file.clone(),
+                source,
+            })?;
+            all.extend_from_slice(&bytes);
+            all.extend_from_slice(b"\n\n");
+        }
+    }
+    Ok(all)
 }
 
 /// Regular files under `path` (itself if it is a file), sorted by path.

@@ -12,7 +12,7 @@ mod pack_train;
 mod router_train;
 
 pub use base_train::train_base;
-pub use corpus::Corpus;
+pub use corpus::{Corpus, read_text};
 pub use optimize::{StepReport, TrainOptions, TrainSummary, clear_checkpoint};
 pub use pack_train::{align_pack, train_pack};
 pub use router_train::{pack_key, train_router};
