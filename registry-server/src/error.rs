@@ -50,6 +50,16 @@ impl AppError {
         )
     }
 
+    /// The HTTP status.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The sentence for the caller.
+    pub(crate) fn detail(&self) -> &str {
+        &self.detail
+    }
+
     /// A server-side failure: logged in full, reported without internals.
     pub(crate) fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {err}");

@@ -12,6 +12,9 @@
 //! DATA/tmp/                 uploads in flight (removed by `registry gc` when stale)
 //! ```
 //!
+//! The same server renders the marketplace (`/`, `/search`, `/packs/{id}`, `/users/{login}`)
+//! as plain HTML and serves the API's OpenAPI document at `/api/openapi.json`.
+//!
 //! A publish writes and syncs the blob first and then commits one transaction, so an
 //! acknowledged publish survives a crash and no version is ever listed without its blob.
 
@@ -26,6 +29,7 @@ mod metrics;
 mod routes;
 mod server;
 mod storage;
+mod web;
 
 pub use admin::{GcReport, TokenInfo, create_token, create_user, gc, list_tokens, revoke_token};
 pub use app::AppState;

@@ -12,13 +12,22 @@
 //! ada.publish_ok(&Pack::domain("reasoning", "1.1.0"));
 //! ada.publish_ok(&Pack::domain("python_code", "1.0.0").dep("reasoning", ">=1.1"));
 //! ```
+//!
+//! Marketplace tests read pages with [`Page`] (CSS selectors, and `assert_inert` for
+//! anything executable) and drive a real headless browser with [`Chromium`].
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod binary;
+mod browser;
+mod html;
+mod marketplace;
 mod pack;
 mod registry;
 
 pub use binary::{modularbase, modularbase_bin};
+pub use browser::{Chromium, artifacts_dir};
+pub use html::Page;
+pub use marketplace::{PYTHON_CODE_CARD, seeded_marketplace};
 pub use pack::{Pack, PackDir};
 pub use registry::{Publisher, Stopped, TestRegistry, Upload, blob_path, refusal};

@@ -34,6 +34,30 @@ pub struct TestRegistry {
     dir: Option<tempfile::TempDir>,
     /// Server log lines after the listening line.
     log: mpsc::Receiver<String>,
+    /// Runs the registry's administration commands.
+    admin: Admin,
+}
+
+/// The binary that administers a test registry.
+#[derive(Debug, Clone)]
+enum Admin {
+    /// `modularbase registry …`, found when first needed.
+    Cli,
+    /// The standalone `modularbase-registry …` (the same commands).
+    Standalone(PathBuf),
+}
+
+impl Admin {
+    fn command(&self) -> Command {
+        match self {
+            Self::Cli => {
+                let mut command = Command::new(modularbase_bin());
+                command.arg("registry");
+                command
+            }
+            Self::Standalone(bin) => Command::new(bin),
+        }
+    }
 }
 
 impl TestRegistry {
@@ -60,9 +84,28 @@ impl TestRegistry {
         Self::spawn(command, data)
     }
 
+    /// Starts a registry with the standalone `modularbase-registry` binary at `bin` (from
+    /// `env!("CARGO_BIN_EXE_modularbase-registry")`), which also runs [`TestRegistry::admin`]:
+    /// for the registry crate's own tests, which must not need the CLI built.
+    pub fn start_standalone(bin: &Path) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut command = Command::new(bin);
+        command
+            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+            .arg(&data);
+        let mut registry = Self::spawn_with(command, data, Admin::Standalone(bin.to_owned()));
+        registry.dir = Some(dir);
+        registry
+    }
+
     /// Spawns a prepared `serve` command (to test its flags and environment) and waits for
     /// its `listening on URL` line; `data` is the data directory it serves, for `admin`.
-    pub fn spawn(mut command: Command, data: PathBuf) -> Self {
+    pub fn spawn(command: Command, data: PathBuf) -> Self {
+        Self::spawn_with(command, data, Admin::Cli)
+    }
+
+    fn spawn_with(mut command: Command, data: PathBuf, admin: Admin) -> Self {
         let mut child = command
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "warn")
@@ -102,6 +145,7 @@ impl TestRegistry {
             child,
             dir: None,
             log: rx,
+            admin,
         }
     }
 
@@ -170,10 +214,11 @@ impl TestRegistry {
             .unwrap()
     }
 
-    /// Runs `modularbase registry ARGS --data DATA` and returns its output.
+    /// Runs `modularbase registry ARGS --data DATA` (or the standalone binary's `ARGS`) and
+    /// returns its output.
     pub fn admin(&self, args: &[&str]) -> std::process::Output {
-        Command::new(modularbase_bin())
-            .arg("registry")
+        self.admin
+            .command()
             .args(args)
             .arg("--data")
             .arg(&self.data)

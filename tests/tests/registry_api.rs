@@ -319,7 +319,8 @@ fn an_unknown_endpoint_is_a_404_envelope() {
     for path in [
         "/api/v2/packs",
         "/api/v1/packs/tiny_base/1.0.0/frobnicate",
-        "/",
+        // `/` and other paths outside the API are marketplace pages (an HTML 404).
+        "/api/v1",
     ] {
         let (status, detail) = refusal(registry.get(path));
         assert_eq!(status, 404, "{path}");

@@ -3,6 +3,7 @@
 //! Queries are plain SQL checked by the tests; each submodule owns one group of tables.
 
 mod keys;
+mod marketplace;
 mod packs;
 mod users;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub(crate) use marketplace::Facets;
 pub(crate) use packs::{NewVersion, PackRow, PublishOutcome, SearchQuery, SearchSort};
 
 /// File name of the database inside the data directory.

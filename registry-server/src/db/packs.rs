@@ -224,7 +224,7 @@ impl Db {
             }
         };
         let inserted = sqlx::query(
-            "INSERT INTO versions (pack_id, num, record, cksum, size, key_id, publisher_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO versions (pack_id, num, record, cksum, size, key_id, publisher_id, readme) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(pack_id)
         .bind(m.version.to_string())
@@ -233,6 +233,7 @@ impl Db {
         .bind(i64::try_from(new.record.size).unwrap_or(i64::MAX))
         .bind(new.key_id)
         .bind(new.publisher_id)
+        .bind(new.readme)
         .execute(&mut *tx)
         .await;
         match inserted {

@@ -12,6 +12,15 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 
 /// Streams the archive with its exact Content-Length and counts the download.
+#[utoipa::path(
+    get, path = "/api/v1/packs/{id}/{vers}/download", tag = "packs",
+    operation_id = "download_pack",
+    params(("id" = String, Path, description = "The pack id"), ("vers" = String, Path, description = "The version (semver)")),
+    responses(
+        (status = 200, description = "The `.mbpack` archive (yanked versions too)", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 404, description = "No such version", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub(crate) async fn download(
     State(state): State<AppState>,
     method: Method,

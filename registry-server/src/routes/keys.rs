@@ -10,6 +10,16 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 
 /// `POST /api/v1/keys`: registers `{"key": "ed25519:…"}` for the caller (idempotent).
+#[utoipa::path(
+    post, path = "/api/v1/keys", tag = "keys",
+    operation_id = "register_key",
+    request_body = super::schemas::RegisterKeyRequest,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The key is registered to the caller (idempotent)", body = super::schemas::KeyInfo),
+        (status = 409, description = "The key belongs to another user or was revoked", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub(crate) async fn register(
     State(state): State<AppState>,
     caller: Caller,
@@ -55,6 +65,15 @@ pub(crate) async fn register(
 }
 
 /// `GET /api/v1/keys`: the caller's keys.
+#[utoipa::path(
+    get, path = "/api/v1/keys", tag = "keys",
+    operation_id = "list_own_keys",
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The caller's keys", body = super::schemas::KeyList),
+        (status = 401, description = "No valid token", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub(crate) async fn list_own(
     State(state): State<AppState>,
     caller: Caller,
@@ -65,6 +84,15 @@ pub(crate) async fn list_own(
 }
 
 /// `GET /api/v1/users/{login}/keys`: anyone's public keys (public).
+#[utoipa::path(
+    get, path = "/api/v1/users/{login}/keys", tag = "keys",
+    operation_id = "list_user_keys",
+    params(("login" = String, Path, description = "The user's login")),
+    responses(
+        (status = 200, description = "The user's public keys", body = super::schemas::KeyList),
+        (status = 404, description = "No such user", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub(crate) async fn list_of_user(
     State(state): State<AppState>,
     Path(login): Path<String>,
@@ -81,6 +109,16 @@ pub(crate) async fn list_of_user(
 
 /// `DELETE /api/v1/keys/{fingerprint}`: the key stops being accepted for new publishes;
 /// versions it signed stay valid.
+#[utoipa::path(
+    delete, path = "/api/v1/keys/{fingerprint}", tag = "keys",
+    operation_id = "revoke_key",
+    params(("fingerprint" = String, Path, description = "The key's fingerprint")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The key is revoked", body = super::schemas::OkResponse),
+        (status = 404, description = "The caller has no active key with this fingerprint", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

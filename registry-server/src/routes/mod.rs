@@ -1,59 +1,119 @@
-//! Every route of the registry, assembled in one place and grouped by who calls them.
+//! Every route of the registry, assembled in one place and grouped by who calls them: the
+//! sparse index, the JSON API (from [`api_routes`], which its OpenAPI document is checked
+//! against), operations, and the marketplace pages (`crate::web`). Unknown paths under the
+//! API, index and operations answer with the JSON error envelope, all others with an HTML
+//! page.
 
 mod download;
 mod health;
 mod index;
 mod keys;
+mod openapi;
 mod owners;
 mod publish;
+mod schemas;
 mod search;
 mod yank;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Query};
+use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri};
-use axum::routing::{delete, get, post, put};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, get, on};
 use modularbase_pack::PackId;
 use semver::Version;
 use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
+use crate::db::PackRow;
 use crate::error::{AppError, AppResult};
 
-/// The registry's HTTP application.
+pub(crate) use search::{DEFAULT_PER_PAGE, SearchParams, find, hit, pack_details};
+
+/// One route of the JSON API.
+pub(crate) struct ApiRoute {
+    /// Its method (the OpenAPI test compares it with the document).
+    #[cfg(test)]
+    pub(crate) method: Method,
+    /// Its path, in axum's `{param}` syntax (which is OpenAPI's too).
+    pub(crate) path: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+/// The route `method path` served by `handler`.
+fn api<H, T>(method: Method, path: &'static str, handler: H) -> ApiRoute
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone())
+        .unwrap_or_else(|_| unreachable!("`{method}` is one of HTTP's standard methods"));
+    ApiRoute {
+        #[cfg(test)]
+        method,
+        path,
+        handler: on(filter, handler),
+    }
+}
+
+/// Every `/api/v1` route. The router is built from this list and the OpenAPI test checks
+/// the document against it, so neither can grow a route the other lacks.
+pub(crate) fn api_routes() -> Vec<ApiRoute> {
+    vec![
+        api(Method::GET, "/api/v1/packs", search::search),
+        api(Method::PUT, "/api/v1/packs/new", publish::publish),
+        api(Method::GET, "/api/v1/packs/{id}", search::details),
+        api(
+            Method::GET,
+            "/api/v1/packs/{id}/{vers}/download",
+            download::download,
+        ),
+        api(Method::DELETE, "/api/v1/packs/{id}/{vers}/yank", yank::yank),
+        api(
+            Method::PUT,
+            "/api/v1/packs/{id}/{vers}/unyank",
+            yank::unyank,
+        ),
+        api(Method::GET, "/api/v1/packs/{id}/owners", owners::list),
+        api(Method::PUT, "/api/v1/packs/{id}/owners", owners::add),
+        api(Method::DELETE, "/api/v1/packs/{id}/owners", owners::remove),
+        api(Method::POST, "/api/v1/keys", keys::register),
+        api(Method::GET, "/api/v1/keys", keys::list_own),
+        api(Method::DELETE, "/api/v1/keys/{fingerprint}", keys::revoke),
+        api(
+            Method::GET,
+            "/api/v1/users/{login}/keys",
+            keys::list_of_user,
+        ),
+    ]
+}
+
+/// The registry's HTTP application: the index, the JSON API and its OpenAPI document,
+/// operations, and the marketplace pages; every response carries the security headers.
 pub(crate) fn router(state: AppState) -> Router {
     let index = Router::new()
         .route("/index/config.json", get(index::config))
         .route("/index/{id}", get(index::records));
-    let packs = Router::new()
-        .route("/api/v1/packs", get(search::search))
-        .route("/api/v1/packs/new", put(publish::publish))
-        .route("/api/v1/packs/{id}", get(search::details))
-        .route(
-            "/api/v1/packs/{id}/{vers}/download",
-            get(download::download),
-        )
-        .route("/api/v1/packs/{id}/{vers}/yank", delete(yank::yank))
-        .route("/api/v1/packs/{id}/{vers}/unyank", put(yank::unyank))
-        .route(
-            "/api/v1/packs/{id}/owners",
-            get(owners::list).put(owners::add).delete(owners::remove),
-        );
-    let keys = Router::new()
-        .route("/api/v1/keys", post(keys::register).get(keys::list_own))
-        .route("/api/v1/keys/{fingerprint}", delete(keys::revoke))
-        .route("/api/v1/users/{login}/keys", get(keys::list_of_user));
+    // Routes on one path merge into one method router.
+    let api = api_routes()
+        .into_iter()
+        .fold(Router::new(), |router, route| {
+            router.route(route.path, route.handler)
+        })
+        .route("/api/openapi.json", get(openapi::document));
     let operations = Router::new()
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics));
     Router::new()
         .merge(index)
-        .merge(packs)
-        .merge(keys)
+        .merge(api)
         .merge(operations)
+        .merge(crate::web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track,
@@ -61,19 +121,49 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> AppError {
-    AppError::not_found("no such endpoint; the API lives under /api/v1 and the index under /index")
+/// Whether `path` belongs to the machine-facing surface, which answers in JSON; every
+/// other path is a marketplace page, which answers in HTML.
+fn is_api_path(path: &str) -> bool {
+    ["/api", "/index", "/health", "/metrics"]
+        .iter()
+        .any(|prefix| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+}
+
+async fn not_found(uri: Uri) -> Response {
+    if is_api_path(uri.path()) {
+        AppError::not_found(
+            "no such endpoint; the API lives under /api/v1 and the index under /index",
+        )
+        .into_response()
+    } else {
+        crate::web::PageError::not_found("There is no page at this address.").into_response()
+    }
 }
 
 /// A known path with the wrong method: still our envelope (axum keeps the `Allow` header).
-async fn method_not_allowed(method: Method, uri: Uri) -> AppError {
-    AppError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!(
-            "`{method} {}` is not supported; the `Allow` header lists the methods that are",
-            uri.path()
-        ),
-    )
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let detail = format!(
+        "`{method} {}` is not supported; the `Allow` header lists the methods that are",
+        uri.path()
+    );
+    if is_api_path(uri.path()) {
+        AppError::new(StatusCode::METHOD_NOT_ALLOWED, detail).into_response()
+    } else {
+        crate::web::PageError::new(StatusCode::METHOD_NOT_ALLOWED, detail).into_response()
+    }
+}
+
+/// The pack called `id` (400 for an invalid id, 404 when none is published).
+pub(crate) async fn published_pack(state: &AppState, id: &str) -> AppResult<PackRow> {
+    let id = pack_id(id)?;
+    state
+        .db
+        .pack(id.as_str())
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no pack named `{id}` is published here")))
 }
 
 /// Parses a pack id from a URL, refusing with 400.

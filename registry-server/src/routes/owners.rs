@@ -10,21 +10,21 @@ use crate::auth::{Caller, Scope};
 use crate::db::PackRow;
 use crate::error::{AppError, AppResult};
 
-async fn pack(state: &AppState, id: &str) -> AppResult<PackRow> {
-    let id = super::pack_id(id)?;
-    state
-        .db
-        .pack(id.as_str())
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no pack named `{id}` is published here")))
-}
-
 /// `GET`: who owns the pack (public).
+#[utoipa::path(
+    get, path = "/api/v1/packs/{id}/owners", tag = "owners",
+    operation_id = "list_owners",
+    params(("id" = String, Path, description = "The pack id")),
+    responses(
+        (status = 200, description = "The pack's owners", body = super::schemas::OwnerList),
+        (status = 404, description = "No such pack", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> AppResult<Json<OwnerList>> {
-    let pack = pack(&state, &id).await?;
+    let pack = super::published_pack(&state, &id).await?;
     let users = state
         .db
         .owners(pack.id)
@@ -43,7 +43,7 @@ async fn authorised_change(
     body: &[u8],
 ) -> AppResult<(PackRow, Vec<i64>)> {
     caller.require(Scope::Owners)?;
-    let pack = pack(state, id).await?;
+    let pack = super::published_pack(state, id).await?;
     if !state.db.is_owner(pack.id, caller.user_id).await? {
         return Err(AppError::forbidden(format!(
             "`{}` is not an owner of `{}`",
@@ -65,6 +65,18 @@ async fn authorised_change(
 }
 
 /// `PUT`: add owners (`{"users": ["login", …]}`).
+#[utoipa::path(
+    put, path = "/api/v1/packs/{id}/owners", tag = "owners",
+    operation_id = "add_owners",
+    params(("id" = String, Path, description = "The pack id")),
+    request_body = super::schemas::OwnersChange,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The users are owners", body = super::schemas::OkResponse),
+        (status = 403, description = "The caller is not an owner or lacks the `owners` scope", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such pack or user", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub(crate) async fn add(
     State(state): State<AppState>,
     caller: Caller,
@@ -79,6 +91,18 @@ pub(crate) async fn add(
 }
 
 /// `DELETE`: remove owners; a pack always keeps at least one.
+#[utoipa::path(
+    delete, path = "/api/v1/packs/{id}/owners", tag = "owners",
+    operation_id = "remove_owners",
+    params(("id" = String, Path, description = "The pack id")),
+    request_body = super::schemas::OwnersChange,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The users are no longer owners", body = super::schemas::OkResponse),
+        (status = 400, description = "The change would leave no owner", body = super::schemas::ErrorEnvelope),
+        (status = 403, description = "The caller is not an owner or lacks the `owners` scope", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub(crate) async fn remove(
     State(state): State<AppState>,
     caller: Caller,

@@ -26,6 +26,23 @@ use crate::error::{AppError, AppResult};
 const MAX_METADATA: usize = 1 << 20;
 
 /// `PUT /api/v1/packs/new`.
+#[utoipa::path(
+    put, path = "/api/v1/packs/new", tag = "packs",
+    operation_id = "publish_pack",
+    request_body(
+        content = Vec<u8>,
+        content_type = "application/octet-stream",
+        description = "u32 LE length, JSON metadata (`id`, `vers`, `cksum`, `sig`, `key`), u32 LE length, the archive",
+    ),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The version is published", body = super::schemas::PublishResponse),
+        (status = 400, description = "The body, signature, archive or a requirement is refused", body = super::schemas::ErrorEnvelope),
+        (status = 403, description = "Missing scope, not an owner, or an unregistered key", body = super::schemas::ErrorEnvelope),
+        (status = 409, description = "The version exists already", body = super::schemas::ErrorEnvelope),
+        (status = 413, description = "The body is over the registry's limit", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub(crate) async fn publish(
     State(state): State<AppState>,
     caller: Caller,

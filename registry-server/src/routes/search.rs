@@ -6,6 +6,7 @@ use modularbase_pack::{
     PackDetails, PackKind, SearchHit, SearchMeta, SearchResponse, VersionSummary,
 };
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::ApiQuery;
 use crate::app::AppState;
@@ -16,17 +17,27 @@ use crate::error::{AppError, AppResult};
 const MAX_QUERY: usize = 200;
 /// Largest page.
 const MAX_PER_PAGE: u32 = 100;
+/// Matches per page when `per_page` is not given.
+pub(crate) const DEFAULT_PER_PAGE: u32 = 20;
 
-/// The query string of a search.
-#[derive(Debug, Deserialize)]
+/// The query string of a search, shared by `GET /api/v1/packs` and the `/search` page.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SearchParams {
+    /// Text matched against id, title, description and domain (at most 200 characters).
     q: Option<String>,
+    /// Only packs of this kind: `base`, `router` or `domain`.
     kind: Option<String>,
+    /// Only packs with this domain label.
     domain: Option<String>,
+    /// Only packs for this base family.
     base: Option<String>,
+    /// Result order: `downloads` (default), `recent` or `name`.
     sort: Option<String>,
+    /// Page number, from 1 (at most 10000).
     page: Option<u32>,
+    /// Matches per page, 1 to 100 (default 20).
     per_page: Option<u32>,
 }
 
@@ -39,14 +50,16 @@ impl SearchParams {
                 "`q` is longer than {MAX_QUERY} characters"
             )));
         }
-        if let Some(kind) = &self.kind {
+        // An empty parameter is an absent one (what a form sends for "any").
+        let kind = self.kind.filter(|k| !k.is_empty());
+        if let Some(kind) = &kind {
             kind.parse::<PackKind>().map_err(|_| {
                 AppError::bad_request(format!(
                     "`kind` must be base, router or domain, not `{kind}`"
                 ))
             })?;
         }
-        let sort = match self.sort.as_deref() {
+        let sort = match self.sort.as_deref().filter(|s| !s.is_empty()) {
             None | Some("downloads") => SearchSort::Downloads,
             Some("recent") => SearchSort::Recent,
             Some("name") => SearchSort::Name,
@@ -57,7 +70,7 @@ impl SearchParams {
             }
         };
         let page = self.page.unwrap_or(1);
-        let per_page = self.per_page.unwrap_or(20);
+        let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
         if page == 0 || page > 10_000 {
             return Err(AppError::bad_request("`page` must be between 1 and 10000"));
         }
@@ -83,7 +96,7 @@ impl SearchParams {
         };
         Ok(SearchQuery {
             text,
-            kind: self.kind.filter(|k| !k.is_empty()),
+            kind,
             domain: label("domain", self.domain)?,
             base: label("base", self.base)?,
             sort,
@@ -106,51 +119,46 @@ fn pack_id(row: &PackRow) -> AppResult<modularbase_pack::PackId> {
     row.name.parse().map_err(AppError::internal)
 }
 
-/// `GET /api/v1/packs?q=&kind=&domain=&base=&sort=&page=&per_page=`.
-pub(crate) async fn search(
-    State(state): State<AppState>,
-    ApiQuery(params): ApiQuery<SearchParams>,
-) -> AppResult<Json<SearchResponse>> {
-    let query = params.validate()?;
+/// One page of packs matching `query`, with the newest non-yanked version of each.
+pub(crate) async fn find(state: &AppState, query: &SearchQuery) -> AppResult<SearchResponse> {
     state.db.flush_downloads().await?;
-    let (rows, total) = state.db.search(&query).await?;
+    let (rows, total) = state.db.search(query).await?;
     let mut packs = Vec::with_capacity(rows.len());
     for row in rows {
-        let versions = state.db.versions(row.id).await?;
-        packs.push(SearchHit {
-            id: pack_id(&row)?,
-            kind: kind(&row)?,
-            max_version: versions
-                .iter()
-                .filter(|v| !v.yanked)
-                .map(|v| v.num.clone())
-                .max(),
-            name: row.title,
-            domain: row.domain,
-            description: row.description,
-            downloads: u64::try_from(row.downloads).unwrap_or(0),
-            updated_at: row.updated_at,
-        });
+        packs.push(hit(state, row).await?);
     }
-    Ok(Json(SearchResponse {
+    Ok(SearchResponse {
         packs,
         meta: SearchMeta {
             total: u64::try_from(total).unwrap_or(0),
         },
-    }))
+    })
 }
 
-/// `GET /api/v1/packs/{id}`: metadata, owners and every version, newest first.
-pub(crate) async fn details(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> AppResult<Json<PackDetails>> {
-    let id = super::pack_id(&id)?;
+/// A pack as a search result, with its newest version that is not yanked.
+pub(crate) async fn hit(state: &AppState, row: PackRow) -> AppResult<SearchHit> {
+    let versions = state.db.versions(row.id).await?;
+    Ok(SearchHit {
+        id: pack_id(&row)?,
+        kind: kind(&row)?,
+        max_version: versions
+            .iter()
+            .filter(|v| !v.yanked)
+            .map(|v| v.num.clone())
+            .max(),
+        name: row.title,
+        domain: row.domain,
+        description: row.description,
+        downloads: u64::try_from(row.downloads).unwrap_or(0),
+        updated_at: row.updated_at,
+    })
+}
+
+/// Pack `id` (404 when it is not published) with its owners and every version, newest
+/// first; also its row, for callers that show more.
+pub(crate) async fn pack_details(state: &AppState, id: &str) -> AppResult<(PackRow, PackDetails)> {
     state.db.flush_downloads().await?;
-    let row =
-        state.db.pack(id.as_str()).await?.ok_or_else(|| {
-            AppError::not_found(format!("no pack named `{id}` is published here"))
-        })?;
+    let row = super::published_pack(state, id).await?;
     let mut versions = Vec::new();
     for v in state.db.versions(row.id).await?.into_iter().rev() {
         versions.push(VersionSummary {
@@ -163,15 +171,54 @@ pub(crate) async fn details(
             key_fingerprint: v.key_fingerprint,
         });
     }
-    Ok(Json(PackDetails {
-        id,
+    let details = PackDetails {
+        id: pack_id(&row)?,
         kind: kind(&row)?,
         owners: state.db.owners(row.id).await?,
-        name: row.title,
-        domain: row.domain,
-        description: row.description,
-        license: row.license,
+        name: row.title.clone(),
+        domain: row.domain.clone(),
+        description: row.description.clone(),
+        license: row.license.clone(),
         downloads: u64::try_from(row.downloads).unwrap_or(0),
         versions,
-    }))
+    };
+    Ok((row, details))
+}
+
+/// `GET /api/v1/packs?q=&kind=&domain=&base=&sort=&page=&per_page=`.
+#[utoipa::path(
+    get,
+    operation_id = "search_packs",
+    path = "/api/v1/packs",
+    tag = "packs",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "One page of matches", body = super::schemas::SearchResponse),
+        (status = 400, description = "A parameter is invalid; the detail names it", body = super::schemas::ErrorEnvelope),
+    )
+)]
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> AppResult<Json<SearchResponse>> {
+    Ok(Json(find(&state, &params.validate()?).await?))
+}
+
+/// `GET /api/v1/packs/{id}`: metadata, owners and every version, newest first.
+#[utoipa::path(
+    get,
+    operation_id = "pack_details",
+    path = "/api/v1/packs/{id}",
+    tag = "packs",
+    params(("id" = String, Path, description = "The pack id")),
+    responses(
+        (status = 200, description = "The pack", body = super::schemas::PackDetails),
+        (status = 404, description = "No such pack", body = super::schemas::ErrorEnvelope),
+    )
+)]
+pub(crate) async fn details(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<PackDetails>> {
+    Ok(Json(pack_details(&state, &id).await?.1))
 }

@@ -10,6 +10,17 @@ use crate::auth::{Caller, Scope};
 use crate::error::{AppError, AppResult};
 
 /// `DELETE /api/v1/packs/{id}/{vers}/yank`.
+#[utoipa::path(
+    delete, path = "/api/v1/packs/{id}/{vers}/yank", tag = "packs",
+    operation_id = "yank_version",
+    params(("id" = String, Path, description = "The pack id"), ("vers" = String, Path, description = "The version (semver)")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The version is yanked", body = super::schemas::OkResponse),
+        (status = 403, description = "The caller is not an owner or lacks the `yank` scope", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such version", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub(crate) async fn yank(
     state: State<AppState>,
     caller: Caller,
@@ -19,6 +30,17 @@ pub(crate) async fn yank(
 }
 
 /// `PUT /api/v1/packs/{id}/{vers}/unyank`.
+#[utoipa::path(
+    put, path = "/api/v1/packs/{id}/{vers}/unyank", tag = "packs",
+    operation_id = "unyank_version",
+    params(("id" = String, Path, description = "The pack id"), ("vers" = String, Path, description = "The version (semver)")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The version is no longer yanked", body = super::schemas::OkResponse),
+        (status = 403, description = "The caller is not an owner or lacks the `yank` scope", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such version", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub(crate) async fn unyank(
     state: State<AppState>,
     caller: Caller,
