@@ -2,6 +2,9 @@
 //!
 //! The publish body follows cargo's layout: a little-endian `u32` length and the JSON
 //! [`PublishMetadata`], then a little-endian `u32` length and the archive bytes.
+//!
+//! With the `openapi` feature the types the JSON API sends and receives derive
+//! `utoipa::ToSchema`: the registry's OpenAPI document describes these very types.
 
 use std::io::{self, Read};
 
@@ -88,29 +91,39 @@ pub fn decode_publish_header<R: Read>(
     Ok((metadata, u32::from_le_bytes(len)))
 }
 
-/// Successful publish.
+/// A successful publish: the answer to `PUT /api/v1/packs/new`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublishResponse {
     /// The published pack.
     pub id: PackId,
     /// The published version.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1.0.0"))]
     pub vers: Version,
     /// Non-fatal remarks for the publisher.
+    // Optional for clients reading older registries; this one always sends it.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub warnings: Vec<String>,
 }
 
 /// The error envelope of every failing API call: `{"errors":[{"detail":"…"}]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorEnvelope {
-    /// One or more problems.
+    /// One or more problems (the registry sends exactly one).
     pub errors: Vec<ErrorDetail>,
 }
 
 /// One problem in an [`ErrorEnvelope`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
-    /// What went wrong and what to do about it.
+    /// What went wrong and what to do about it, as a sentence.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "no pack named `python_code` is published here")
+    )]
     pub detail: String,
 }
 
@@ -127,13 +140,15 @@ impl ErrorEnvelope {
 
 /// `{"ok": true}` for calls with nothing else to say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OkResponse {
     /// Always true on success.
     pub ok: bool,
 }
 
-/// `GET /api/v1/packs?q=…`.
+/// One page of search results: the answer to `GET /api/v1/packs?q=…`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchResponse {
     /// One page of matches.
     pub packs: Vec<SearchHit>,
@@ -143,6 +158,7 @@ pub struct SearchResponse {
 
 /// One search match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     /// The pack id.
     pub id: PackId,
@@ -154,7 +170,11 @@ pub struct SearchHit {
     pub domain: Option<String>,
     /// Its description.
     pub description: Option<String>,
-    /// The newest non-yanked version, if any.
+    /// The newest version that is not yanked, if any.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, example = "1.0.0")
+    )]
     pub max_version: Option<Version>,
     /// Downloads over all versions.
     pub downloads: u64,
@@ -164,13 +184,15 @@ pub struct SearchHit {
 
 /// Paging information of a search.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchMeta {
     /// Matches over all pages.
     pub total: u64,
 }
 
-/// `GET /api/v1/packs/{id}`.
+/// A pack with its owners and every version: the answer to `GET /api/v1/packs/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PackDetails {
     /// The pack id.
     pub id: PackId,
@@ -182,7 +204,7 @@ pub struct PackDetails {
     pub domain: Option<String>,
     /// Its description.
     pub description: Option<String>,
-    /// Its licence.
+    /// Its licence (SPDX).
     pub license: Option<String>,
     /// Downloads over all versions.
     pub downloads: u64,
@@ -192,34 +214,39 @@ pub struct PackDetails {
     pub versions: Vec<VersionSummary>,
 }
 
-/// One version in [`PackDetails`].
+/// One version of a pack, in [`PackDetails`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionSummary {
     /// The version.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1.0.0"))]
     pub vers: Version,
-    /// Whether it is yanked.
+    /// Whether it is yanked (still downloadable, no longer chosen by resolution).
     pub yanked: bool,
     /// Archive size in bytes.
     pub size: u64,
-    /// Archive checksum.
+    /// SHA-256 of the archive.
     pub cksum: Sha256Digest,
     /// Downloads of this version.
     pub downloads: u64,
     /// Publication time (RFC 3339).
     pub published_at: String,
-    /// Fingerprint of the signing key.
+    /// Fingerprint of the key that signed it.
     pub key_fingerprint: String,
 }
 
-/// `GET /api/v1/packs/{id}/owners`.
+/// A pack's owners: the answer to `GET /api/v1/packs/{id}/owners`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OwnerList {
     /// The owners.
     pub users: Vec<OwnerUser>,
 }
 
-/// Body of `PUT`/`DELETE /api/v1/packs/{id}/owners`: logins to add or remove (cargo's shape).
+/// Logins to add as owners or to remove: the body of `PUT`/`DELETE /api/v1/packs/{id}/owners`
+/// (cargo's shape).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OwnersChange {
     /// The logins.
     pub users: Vec<String>,
@@ -227,22 +254,25 @@ pub struct OwnersChange {
 
 /// One owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OwnerUser {
     /// The user's login.
     pub login: String,
 }
 
-/// `POST /api/v1/keys`.
+/// A public key to register for the calling user: the body of `POST /api/v1/keys`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterKeyRequest {
     /// The public key to register for the calling user.
     pub key: PublicKey,
 }
 
-/// One registered key.
+/// One registered signing key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyInfo {
-    /// The key.
+    /// The public key.
     pub key: PublicKey,
     /// Its fingerprint.
     pub fingerprint: String,
@@ -252,9 +282,10 @@ pub struct KeyInfo {
     pub revoked: bool,
 }
 
-/// `GET /api/v1/keys`.
+/// A user's signing keys: the answer to `GET /api/v1/keys` and `GET /api/v1/users/{login}/keys`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyList {
-    /// The user's keys.
+    /// The user's keys, oldest first.
     pub keys: Vec<KeyInfo>,
 }

@@ -13,6 +13,7 @@ const CHUNK: usize = 1 << 20;
 
 /// A SHA-256 digest, written as 64 lowercase hex digits (the index's `cksum`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 pub struct Sha256Digest(pub [u8; 32]);
 
 /// A checksum string that is not 64 hex digits.

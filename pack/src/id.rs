@@ -11,6 +11,11 @@ const MAX_ID_LEN: usize = 64;
 /// Only lowercase ASCII letters, digits and underscores, starting with a letter, 2 to 64
 /// characters: safe as a path component and a URL segment everywhere.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(example = "python_code")
+)]
 pub struct PackId(String);
 
 /// Why a string is not a pack identifier.

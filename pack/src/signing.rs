@@ -34,6 +34,7 @@ pub struct SigningKey(ed25519_dalek::SigningKey);
 
 /// A publisher's public key, `ed25519:BASE64` in text.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 pub struct PublicKey(ed25519_dalek::VerifyingKey);
 
 /// A detached signature over a pack statement, base64 in text.

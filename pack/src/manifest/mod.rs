@@ -96,6 +96,7 @@ impl Manifest {
 
 /// What role a pack plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PackKind {
     /// A frozen base core (a llama model).

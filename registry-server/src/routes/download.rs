@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use modularbase_pack::{Sha256Digest, archive_file_name};
+use modularbase_pack::{ErrorEnvelope, Sha256Digest, archive_file_name};
 use tokio_util::io::ReaderStream;
 
 use crate::app::AppState;
@@ -18,7 +18,7 @@ use crate::error::{AppError, AppResult};
     params(("id" = String, Path, description = "The pack id"), ("vers" = String, Path, description = "The version (semver)")),
     responses(
         (status = 200, description = "The `.mbpack` archive (yanked versions too)", body = Vec<u8>, content_type = "application/octet-stream"),
-        (status = 404, description = "No such version", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such version", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn download(

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use modularbase_pack::{KeyInfo, KeyList, OkResponse, RegisterKeyRequest};
+use modularbase_pack::{ErrorEnvelope, KeyInfo, KeyList, OkResponse, RegisterKeyRequest};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -13,11 +13,11 @@ use crate::error::{AppError, AppResult};
 #[utoipa::path(
     post, path = "/api/v1/keys", tag = "keys",
     operation_id = "register_key",
-    request_body = super::schemas::RegisterKeyRequest,
+    request_body = RegisterKeyRequest,
     security(("token" = [])),
     responses(
-        (status = 200, description = "The key is registered to the caller (idempotent)", body = super::schemas::KeyInfo),
-        (status = 409, description = "The key belongs to another user or was revoked", body = super::schemas::ErrorEnvelope),
+        (status = 200, description = "The key is registered to the caller (idempotent)", body = KeyInfo),
+        (status = 409, description = "The key belongs to another user or was revoked", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn register(
@@ -70,8 +70,8 @@ pub(crate) async fn register(
     operation_id = "list_own_keys",
     security(("token" = [])),
     responses(
-        (status = 200, description = "The caller's keys", body = super::schemas::KeyList),
-        (status = 401, description = "No valid token", body = super::schemas::ErrorEnvelope),
+        (status = 200, description = "The caller's keys", body = KeyList),
+        (status = 401, description = "No valid token", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn list_own(
@@ -89,8 +89,8 @@ pub(crate) async fn list_own(
     operation_id = "list_user_keys",
     params(("login" = String, Path, description = "The user's login")),
     responses(
-        (status = 200, description = "The user's public keys", body = super::schemas::KeyList),
-        (status = 404, description = "No such user", body = super::schemas::ErrorEnvelope),
+        (status = 200, description = "The user's public keys", body = KeyList),
+        (status = 404, description = "No such user", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn list_of_user(
@@ -115,8 +115,8 @@ pub(crate) async fn list_of_user(
     params(("fingerprint" = String, Path, description = "The key's fingerprint")),
     security(("token" = [])),
     responses(
-        (status = 200, description = "The key is revoked", body = super::schemas::OkResponse),
-        (status = 404, description = "The caller has no active key with this fingerprint", body = super::schemas::ErrorEnvelope),
+        (status = 200, description = "The key is revoked", body = OkResponse),
+        (status = 404, description = "The caller has no active key with this fingerprint", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn revoke(

@@ -11,7 +11,6 @@ mod keys;
 mod openapi;
 mod owners;
 mod publish;
-mod schemas;
 mod search;
 mod yank;
 

@@ -1,18 +1,18 @@
 //! The OpenAPI 3.1 document of the JSON API, served at `GET /api/openapi.json`.
 //!
-//! Operations come from the `#[utoipa::path]` attribute on each handler, schemas from
-//! [`super::schemas`]. Every operation also gets a `default` response, the error envelope,
-//! because every failure of every route is one. The tests below check the document against
+//! Operations come from the `#[utoipa::path]` attribute on each handler, schemas from the
+//! wire types themselves: `modularbase_pack`'s, which derive `ToSchema` under its `openapi`
+//! feature. Every operation also gets a `default` response, the error envelope, because
+//! every failure of every route is one. The tests below check the document against
 //! [`super::api_routes`], the list the router is built from.
 
 use std::sync::LazyLock;
 
 use axum::Json;
+use modularbase_pack::{ErrorDetail, ErrorEnvelope};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
-
-use super::schemas;
 
 /// Name of the shared error response in `components.responses`.
 const ERROR_RESPONSE: &str = "Error";
@@ -40,7 +40,7 @@ const ERROR_RESPONSE: &str = "Error";
         super::keys::revoke,
         super::keys::list_of_user,
     ),
-    components(schemas(schemas::ErrorEnvelope, schemas::ErrorDetail)),
+    components(schemas(ErrorEnvelope, ErrorDetail)),
     modifiers(&ErrorsAndTokens),
     tags(
         (name = "packs", description = "Publishing, downloading, yanking and finding packs"),

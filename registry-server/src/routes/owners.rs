@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use modularbase_pack::{OkResponse, OwnerList, OwnerUser, OwnersChange};
+use modularbase_pack::{ErrorEnvelope, OkResponse, OwnerList, OwnerUser, OwnersChange};
 
 use crate::app::AppState;
 use crate::auth::{Caller, Scope};
@@ -16,8 +16,8 @@ use crate::error::{AppError, AppResult};
     operation_id = "list_owners",
     params(("id" = String, Path, description = "The pack id")),
     responses(
-        (status = 200, description = "The pack's owners", body = super::schemas::OwnerList),
-        (status = 404, description = "No such pack", body = super::schemas::ErrorEnvelope),
+        (status = 200, description = "The pack's owners", body = OwnerList),
+        (status = 404, description = "No such pack", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn list(
@@ -69,12 +69,12 @@ async fn authorised_change(
     put, path = "/api/v1/packs/{id}/owners", tag = "owners",
     operation_id = "add_owners",
     params(("id" = String, Path, description = "The pack id")),
-    request_body = super::schemas::OwnersChange,
+    request_body = OwnersChange,
     security(("token" = [])),
     responses(
-        (status = 200, description = "The users are owners", body = super::schemas::OkResponse),
-        (status = 403, description = "The caller is not an owner or lacks the `owners` scope", body = super::schemas::ErrorEnvelope),
-        (status = 404, description = "No such pack or user", body = super::schemas::ErrorEnvelope),
+        (status = 200, description = "The users are owners", body = OkResponse),
+        (status = 403, description = "The caller is not an owner or lacks the `owners` scope", body = ErrorEnvelope),
+        (status = 404, description = "No such pack or user", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn add(
@@ -95,12 +95,12 @@ pub(crate) async fn add(
     delete, path = "/api/v1/packs/{id}/owners", tag = "owners",
     operation_id = "remove_owners",
     params(("id" = String, Path, description = "The pack id")),
-    request_body = super::schemas::OwnersChange,
+    request_body = OwnersChange,
     security(("token" = [])),
     responses(
-        (status = 200, description = "The users are no longer owners", body = super::schemas::OkResponse),
-        (status = 400, description = "The change would leave no owner", body = super::schemas::ErrorEnvelope),
-        (status = 403, description = "The caller is not an owner or lacks the `owners` scope", body = super::schemas::ErrorEnvelope),
+        (status = 200, description = "The users are no longer owners", body = OkResponse),
+        (status = 400, description = "The change would leave no owner", body = ErrorEnvelope),
+        (status = 403, description = "The caller is not an owner or lacks the `owners` scope", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn remove(

@@ -13,8 +13,8 @@ use axum::http::HeaderMap;
 use axum::http::header::CONTENT_LENGTH;
 use futures_util::StreamExt;
 use modularbase_pack::{
-    ArchiveLimits, HashingWriter, IndexRecord, Manifest, PackRef, PublishMetadata, PublishResponse,
-    decode_publish_header, inspect_archive,
+    ArchiveLimits, ErrorEnvelope, HashingWriter, IndexRecord, Manifest, PackRef, PublishMetadata,
+    PublishResponse, decode_publish_header, inspect_archive,
 };
 
 use crate::app::AppState;
@@ -36,11 +36,11 @@ const MAX_METADATA: usize = 1 << 20;
     ),
     security(("token" = [])),
     responses(
-        (status = 200, description = "The version is published", body = super::schemas::PublishResponse),
-        (status = 400, description = "The body, signature, archive or a requirement is refused", body = super::schemas::ErrorEnvelope),
-        (status = 403, description = "Missing scope, not an owner, or an unregistered key", body = super::schemas::ErrorEnvelope),
-        (status = 409, description = "The version exists already", body = super::schemas::ErrorEnvelope),
-        (status = 413, description = "The body is over the registry's limit", body = super::schemas::ErrorEnvelope),
+        (status = 200, description = "The version is published", body = PublishResponse),
+        (status = 400, description = "The body, signature, archive or a requirement is refused", body = ErrorEnvelope),
+        (status = 403, description = "Missing scope, not an owner, or an unregistered key", body = ErrorEnvelope),
+        (status = 409, description = "The version exists already", body = ErrorEnvelope),
+        (status = 413, description = "The body is over the registry's limit", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn publish(

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use modularbase_pack::{
-    PackDetails, PackKind, SearchHit, SearchMeta, SearchResponse, VersionSummary,
+    ErrorEnvelope, PackDetails, PackKind, SearchHit, SearchMeta, SearchResponse, VersionSummary,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -193,8 +193,8 @@ pub(crate) async fn pack_details(state: &AppState, id: &str) -> AppResult<(PackR
     tag = "packs",
     params(SearchParams),
     responses(
-        (status = 200, description = "One page of matches", body = super::schemas::SearchResponse),
-        (status = 400, description = "A parameter is invalid; the detail names it", body = super::schemas::ErrorEnvelope),
+        (status = 200, description = "One page of matches", body = SearchResponse),
+        (status = 400, description = "A parameter is invalid; the detail names it", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn search(
@@ -212,8 +212,8 @@ pub(crate) async fn search(
     tag = "packs",
     params(("id" = String, Path, description = "The pack id")),
     responses(
-        (status = 200, description = "The pack", body = super::schemas::PackDetails),
-        (status = 404, description = "No such pack", body = super::schemas::ErrorEnvelope),
+        (status = 200, description = "The pack", body = PackDetails),
+        (status = 404, description = "No such pack", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn details(

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use modularbase_pack::OkResponse;
+use modularbase_pack::{ErrorEnvelope, OkResponse};
 
 use crate::app::AppState;
 use crate::auth::{Caller, Scope};
@@ -16,9 +16,9 @@ use crate::error::{AppError, AppResult};
     params(("id" = String, Path, description = "The pack id"), ("vers" = String, Path, description = "The version (semver)")),
     security(("token" = [])),
     responses(
-        (status = 200, description = "The version is yanked", body = super::schemas::OkResponse),
-        (status = 403, description = "The caller is not an owner or lacks the `yank` scope", body = super::schemas::ErrorEnvelope),
-        (status = 404, description = "No such version", body = super::schemas::ErrorEnvelope),
+        (status = 200, description = "The version is yanked", body = OkResponse),
+        (status = 403, description = "The caller is not an owner or lacks the `yank` scope", body = ErrorEnvelope),
+        (status = 404, description = "No such version", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn yank(
@@ -36,9 +36,9 @@ pub(crate) async fn yank(
     params(("id" = String, Path, description = "The pack id"), ("vers" = String, Path, description = "The version (semver)")),
     security(("token" = [])),
     responses(
-        (status = 200, description = "The version is no longer yanked", body = super::schemas::OkResponse),
-        (status = 403, description = "The caller is not an owner or lacks the `yank` scope", body = super::schemas::ErrorEnvelope),
-        (status = 404, description = "No such version", body = super::schemas::ErrorEnvelope),
+        (status = 200, description = "The version is no longer yanked", body = OkResponse),
+        (status = 403, description = "The caller is not an owner or lacks the `yank` scope", body = ErrorEnvelope),
+        (status = 404, description = "No such version", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn unyank(
