@@ -1,10 +1,16 @@
 //! Helpers shared by the benchmark binaries under `src/bin/`: the machine description that
-//! goes with every result, and wrappers around the external tools a benchmark compares
-//! against or drives ([`nginx`] serving static files, [`wrk`] generating HTTP load).
+//! goes with every result, timing ([`measure`]), our registry in-process
+//! ([`local_registry`]) with a [`publisher`], synthetic [`weights`], and wrappers around
+//! the external tools a benchmark compares against or drives ([`tools`] for the standard
+//! ones, [`nginx`] serving static files, [`wrk`] generating HTTP load).
 
+pub mod local_registry;
 pub mod measure;
 pub mod nginx;
+pub mod publisher;
 pub mod shapes;
+pub mod tools;
+pub mod weights;
 pub mod wrk;
 
 use std::fs;

@@ -1,5 +1,5 @@
 //! Timing helpers every benchmark shares: medians of alternating runs, so ours and the
-//! baseline see the same machine state.
+//! baselines see the same machine state.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -23,14 +23,25 @@ pub fn median(mut values: Vec<f64>) -> f64 {
 /// Runs `measure(true)` (ours) and `measure(false)` (the baseline) `runs` times each,
 /// alternating (order swapped every run), and returns the medians (ours, baseline).
 pub fn alternate(runs: usize, mut measure: impl FnMut(bool) -> Result<f64>) -> Result<(f64, f64)> {
-    let (mut ours, mut base) = (Vec::new(), Vec::new());
-    for i in 0..runs {
-        for first in [i % 2 == 0, i % 2 == 1] {
-            let value = measure(first)?;
-            if first { &mut ours } else { &mut base }.push(value);
+    let medians = rotate(runs, 2, |side| measure(side == 0))?;
+    Ok((medians[0], medians[1]))
+}
+
+/// Runs `measure(side)` for every side in `0..sides`, `runs` times, each run starting one
+/// side further on (0, 1, 2, then 1, 2, 0, …), and returns each side's median.
+pub fn rotate(
+    runs: usize,
+    sides: usize,
+    mut measure: impl FnMut(usize) -> Result<f64>,
+) -> Result<Vec<f64>> {
+    let mut values = vec![Vec::new(); sides];
+    for run in 0..runs {
+        for step in 0..sides {
+            let side = (run + step) % sides;
+            values[side].push(measure(side)?);
         }
     }
-    Ok((median(ours), median(base)))
+    Ok(values.into_iter().map(median).collect())
 }
 
 /// Milliseconds `f` takes; its result is dropped after the clock stops.
@@ -58,5 +69,13 @@ mod tests {
         .unwrap();
         assert_eq!((ours, base), (1.0, 2.0));
         assert_eq!(calls, [true, false, false, true]);
+        let mut sides = Vec::new();
+        let medians = rotate(3, 3, |side| {
+            sides.push(side);
+            Ok(side as f64)
+        })
+        .unwrap();
+        assert_eq!(medians, [0.0, 1.0, 2.0]);
+        assert_eq!(sides, [0, 1, 2, 1, 2, 0, 2, 0, 1]);
     }
 }

@@ -12,13 +12,14 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use modularbase_bench::machine;
+use modularbase_bench::tools::{self, run, settle};
+use modularbase_bench::weights::write_f16_like;
 use modularbase_pack::{
     ArchiveLimits, MANIFEST_FILE, PackRef, WEIGHTS_FILE, build_archive, inspect_archive,
     sha256_file, unpack_archive,
@@ -74,25 +75,6 @@ impl Row {
     }
 }
 
-/// Fails with a clear message unless every external tool is installed.
-fn check_tools() -> Result<()> {
-    for (tool, hint) in [
-        ("tar", "install GNU tar (Debian package `tar`)"),
-        ("zstd", "install the Debian package `zstd`"),
-        ("sha256sum", "install GNU coreutils"),
-    ] {
-        let found = Command::new("which")
-            .arg(tool)
-            .stdout(Stdio::null())
-            .status();
-        ensure!(
-            found.is_ok_and(|s| s.success()),
-            "`{tool}` is not on the PATH: {hint}"
-        );
-    }
-    Ok(())
-}
-
 /// Writes `pack.toml`, `README.md` and `size_mib` MiB of F16-like `weights.gguf`.
 fn write_pack(dir: &Path, size_mib: u64) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
@@ -100,56 +82,8 @@ fn write_pack(dir: &Path, size_mib: u64) -> Result<()> {
     fs::write(dir.join(README), "# Benchmark Pack\n\nSynthetic weights.\n")
         .context("write README")?;
     let path = dir.join(WEIGHTS_FILE);
-    let mut out =
-        BufWriter::new(File::create(&path).with_context(|| format!("create {}", path.display()))?);
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    let mut chunk = vec![0u8; 1 << 20];
-    for i in 0..size_mib {
-        for value in chunk.chunks_exact_mut(8) {
-            // xorshift64; each 16-bit lane is an F16 with a random sign and mantissa and an
-            // exponent of 13 (p=1/2), 12, 11 or 10, so magnitudes cluster below 1 as trained
-            // weights do: the high bytes carry little entropy, so zstd shrinks the data
-            // somewhat but far from nothing.
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let mut word = state & 0x83FF_83FF_83FF_83FF;
-            for lane in 0..4 {
-                let bits = (state >> (10 + 16 * lane)) & 0x7;
-                let exponent = 13 - u64::from((bits | 0x8).trailing_zeros());
-                word |= exponent << (10 + 16 * lane);
-            }
-            value.copy_from_slice(&word.to_le_bytes());
-        }
-        if i == 0 {
-            chunk[..4].copy_from_slice(b"GGUF");
-        }
-        out.write_all(&chunk).context("write weights.gguf")?;
-    }
-    out.into_inner()
-        .map_err(|e| e.into_error())
-        .context("flush weights.gguf")?;
-    Ok(())
-}
-
-/// Runs `command`, failing unless it succeeds; returns its standard output.
-fn run(command: &mut Command) -> Result<Vec<u8>> {
-    let output = command
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("spawn {command:?}"))?;
-    ensure!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        output.status
-    );
-    Ok(output.stdout)
-}
-
-/// Flushes dirty pages (dropping nothing) so that one run's writeback, and ext4's journal
-/// commit inside our `fsync`, are not charged to the next run.
-fn settle() -> Result<()> {
-    run(&mut Command::new("sync")).map(drop)
+    let mut out = File::create(&path).with_context(|| format!("create {}", path.display()))?;
+    write_f16_like(&mut out, size_mib, 0x9E37_79B9_7F4A_7C15).context("write weights.gguf")
 }
 
 /// Times `runs` alternating pairs (order swapped every run) and keeps the medians.
@@ -218,7 +152,11 @@ fn main() -> Result<()> {
         options.size_mib > 0 && options.runs > 0,
         "--size-mib and --runs must be positive"
     );
-    check_tools()?;
+    tools::require(&[
+        ("tar", "install GNU tar (Debian package `tar`)"),
+        ("zstd", "install the Debian package `zstd`"),
+        ("sha256sum", "install GNU coreutils"),
+    ])?;
     let tmp = tempfile::tempdir().context("create a temporary directory")?;
     let pack_dir = tmp.path().join("pack");
     let started = Instant::now();

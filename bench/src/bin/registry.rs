@@ -16,21 +16,17 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::fs;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
+use modularbase_bench::local_registry::LocalRegistry;
 use modularbase_bench::nginx::Nginx;
+use modularbase_bench::publisher::Publisher;
 use modularbase_bench::wrk::{LoadResult, Wrk};
 use modularbase_bench::{load_average, machine};
-use modularbase_pack::{
-    PackId, PublishMetadata, RegisterKeyRequest, Sha256Digest, SigningKey, encode_publish_header,
-};
-use modularbase_registry::RegistryConfig;
 use modularbase_tests::Pack;
-use reqwest::blocking::Client;
 
 /// The large pack's id.
 const LARGE: &str = "large_pack";
@@ -111,91 +107,6 @@ fn large_weights(mib: usize) -> Vec<u8> {
         bytes.extend_from_slice(&state.to_le_bytes());
     }
     bytes
-}
-
-/// A user with a token and a registered key, publishing over the HTTP API.
-struct Publisher {
-    client: Client,
-    url: String,
-    token: String,
-    key: SigningKey,
-}
-
-impl Publisher {
-    /// Registers a fresh signing key for the user `token` belongs to.
-    fn new(url: &str, token: String) -> Result<Self> {
-        let client = Client::builder()
-            .timeout(Duration::from_secs(120))
-            .build()
-            .context("build the HTTP client")?;
-        let key = SigningKey::generate();
-        let response = client
-            .post(format!("{url}/api/v1/keys"))
-            .header("Authorization", &token)
-            .json(&RegisterKeyRequest {
-                key: key.public_key(),
-            })
-            .send()
-            .context("POST /api/v1/keys")?;
-        let status = response.status();
-        ensure!(status.is_success(), "key registration: {status}");
-        Ok(Self {
-            client,
-            url: url.to_owned(),
-            token,
-            key,
-        })
-    }
-
-    /// Signs and publishes `pack`; returns its archive bytes.
-    fn publish(&self, pack: &Pack) -> Result<Vec<u8>> {
-        let archive = pack.archive();
-        let cksum = Sha256Digest::of(&archive);
-        let id: PackId = pack.id.parse().context("pack id")?;
-        let vers: semver::Version = pack.version.parse().context("pack version")?;
-        let sig = self.key.sign_pack(&id, &vers, &cksum);
-        let metadata = PublishMetadata {
-            id,
-            vers,
-            cksum,
-            sig,
-            key: self.key.public_key(),
-        };
-        let length = u32::try_from(archive.len()).context("archive over 4 GiB")?;
-        let mut body = encode_publish_header(&metadata, length);
-        body.extend_from_slice(&archive);
-        let response = self
-            .client
-            .put(format!("{}/api/v1/packs/new", self.url))
-            .header("Authorization", &self.token)
-            .body(body)
-            .send()
-            .with_context(|| format!("publish {}@{}", pack.id, pack.version))?;
-        let status = response.status();
-        let text = response.text().unwrap_or_default();
-        ensure!(
-            status.is_success(),
-            "publish {}@{}: {status} {text}",
-            pack.id,
-            pack.version
-        );
-        Ok(archive)
-    }
-
-    /// `GET url+path`'s body, failing unless the status is 200.
-    fn get(&self, url: &str, path: &str) -> Result<Vec<u8>> {
-        let response = self
-            .client
-            .get(format!("{url}{path}"))
-            .send()
-            .with_context(|| format!("GET {url}{path}"))?;
-        let status = response.status();
-        ensure!(status == 200, "GET {url}{path}: {status}");
-        let body = response
-            .bytes()
-            .with_context(|| format!("GET {url}{path}"))?;
-        Ok(body.to_vec())
-    }
 }
 
 /// Writes `bytes` at `root/path`, creating its directories.
@@ -354,26 +265,13 @@ fn main() -> Result<()> {
     // nginx's workers run as `nobody` when we are root: let them into the static root.
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))
         .context("open the temporary directory to nginx's workers")?;
-    let data = tmp.path().join("data");
-    // The production server's runtime; no tracing subscriber, so the server logs nothing.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("build the tokio runtime")?;
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let server = runtime
-        .block_on(modularbase_registry::start(RegistryConfig::new(
-            addr,
-            data.clone(),
-        )))
-        .context("start the registry")?;
-    let token = runtime.block_on(modularbase_registry::create_user(&data, "bench"));
-    let outcome = token
-        .context("create the benchmark user")
-        .and_then(|token| bench(&options, &server.public_url, token, tmp.path()));
-    let stopped = runtime.block_on(server.shutdown());
+    let registry = LocalRegistry::start(tmp.path().join("data"))?;
+    let outcome = registry
+        .user("bench")
+        .and_then(|token| bench(&options, &registry.url, token, tmp.path()));
+    let stopped = registry.shutdown();
     let rows = outcome?;
-    stopped.context("shut the registry down")?;
+    stopped?;
     report(&options, &rows, &versions, &load_before)
 }
 

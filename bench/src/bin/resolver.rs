@@ -4,13 +4,14 @@
 //! is timed for each side, and both sides must find the same roots solvable.
 //!
 //! Run with:
-//! `cargo build --release -p modularbase-bench --bin resolver && target/release/resolver [--quick] [--graph PATH] [--max-roots N] [--json PATH]`
+//! `cargo build --release -p modularbase-bench --bin resolver && target/release/resolver [--quick] [--sizes 1000,10000] [--graph PATH] [--max-roots N] [--runs N] [--json PATH]`
 
 // A benchmark's output is its product: printing is what this program is for.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
+use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -18,7 +19,7 @@ use modularbase::{IndexSource, ResolveError, resolve};
 use modularbase_bench::measure::{alternate, millis};
 use modularbase_bench::{load_average, machine};
 use modularbase_pack::{IndexDep, IndexRecord, PackId, PackKind, Sha256Digest, SigningKey};
-use pubgrub::{OfflineDependencyProvider, PubGrubError, Ranges};
+use pubgrub::{DefaultStringReporter, OfflineDependencyProvider, PubGrubError, Ranges, Reporter};
 use semver::{Comparator, Op, Version, VersionReq};
 
 /// Command-line options.
@@ -28,6 +29,10 @@ struct Options {
     /// Smaller generated graphs (about 200 and 2,000 versions) and fewer runs.
     #[arg(long)]
     quick: bool,
+    /// Sizes (about this many versions) of the generated graphs, a deep chain and a wide
+    /// fan-out of each: 1000,10000 by default, 200,2000 with `--quick`.
+    #[arg(long, value_delimiter = ',')]
+    sizes: Vec<usize>,
     /// Also benchmark the graph in this JSON file:
     /// `{"pack": {"1.0.0": {"dep": ">=2.0.0, <3.0.0"}}}`.
     #[arg(long)]
@@ -343,11 +348,15 @@ fn ours(index: &Index, request: &[(PackId, VersionReq)]) -> Result<bool> {
     }
 }
 
-/// Resolves one root with the baseline: whether it is solvable.
+/// Resolves one root with the baseline: whether it is solvable. A failure is rendered
+/// with pubgrub's own reporter, as ours renders its explanation.
 fn baseline(provider: &Offline, pack: &str, version: &Version) -> Result<bool> {
     match pubgrub::resolve(provider, pack.to_owned(), version.clone()) {
         Ok(_) => Ok(true),
-        Err(PubGrubError::NoSolution(_)) => Ok(false),
+        Err(PubGrubError::NoSolution(tree)) => {
+            black_box(DefaultStringReporter::report(&tree));
+            Ok(false)
+        }
         Err(e) => bail!("pubgrub on {pack} {version}: {e}"),
     }
 }
@@ -444,17 +453,16 @@ fn main() -> Result<()> {
         .runs
         .unwrap_or(if options.quick { 3 } else { 5 })
         .max(1);
-    let (small, large) = if options.quick {
-        (200, 2_000)
-    } else {
-        (1_000, 10_000)
+    let sizes = match (options.sizes.is_empty(), options.quick) {
+        (false, _) => options.sizes.clone(),
+        (true, true) => vec![200, 2_000],
+        (true, false) => vec![1_000, 10_000],
     };
-    let mut graphs = vec![
-        deep_chain(small)?,
-        wide_fan_out(small)?,
-        deep_chain(large)?,
-        wide_fan_out(large)?,
-    ];
+    let mut graphs = Vec::new();
+    for size in sizes {
+        graphs.push(deep_chain(size)?);
+        graphs.push(wide_fan_out(size)?);
+    }
     if let Some(path) = &options.graph {
         graphs.push(read_graph(path)?);
     }

@@ -1,9 +1,12 @@
 //! The registry's sparse index, fetched lazily per pack and cached in the home with its
-//! ETag (`cache/index/ID` and `ID.etag`), revalidated with `If-None-Match`.
+//! ETag (`cache/index/ID` and `ID.etag`), revalidated with `If-None-Match`. When the
+//! resolver names several packs at once, their index files are fetched concurrently, at
+//! most [`MAX_IN_FLIGHT`] at a time, so that its next lookups are answered from memory.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use anyhow::{Context, bail};
 use modularbase_pack::{IndexRecord, PackId, parse_index_lines};
@@ -14,12 +17,24 @@ use crate::client::RegistryClient;
 use crate::home::Home;
 use crate::resolve::IndexSource;
 
+/// Index requests in flight at once while prefetching.
+const MAX_IN_FLIGHT: usize = 8;
+
 /// Index files from one registry, each fetched at most once per run.
 pub struct HttpIndex {
     client: RegistryClient,
     cache: PathBuf,
     offline: bool,
-    fetched: RefCell<HashMap<PackId, Vec<IndexRecord>>>,
+    fetched: Mutex<Fetched>,
+}
+
+/// What this run has fetched so far.
+#[derive(Default)]
+struct Fetched {
+    /// Every record of each pack fetched.
+    records: HashMap<PackId, Vec<IndexRecord>>,
+    /// Prefetches that failed, kept until `records` reports them for their pack.
+    failed: HashMap<PackId, anyhow::Error>,
 }
 
 impl HttpIndex {
@@ -33,8 +48,13 @@ impl HttpIndex {
             client,
             cache,
             offline,
-            fetched: RefCell::default(),
+            fetched: Mutex::default(),
         })
+    }
+
+    /// The fetched state (a worker that panicked leaves nothing half-written in it).
+    fn fetched(&self) -> MutexGuard<'_, Fetched> {
+        self.fetched.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn fetch(&self, id: &PackId) -> anyhow::Result<Vec<IndexRecord>> {
@@ -58,7 +78,7 @@ impl HttpIndex {
         let url = &self.client.url;
         let response = request
             .send()
-            .with_context(|| format!("cannot reach the registry at {url}"))?;
+            .with_context(|| format!("cannot fetch the index of `{id}` from {url}"))?;
         let text = match response.status().as_u16() {
             304 => std::fs::read_to_string(&body_path)
                 .with_context(|| format!("cannot read `{}`", body_path.display()))?,
@@ -91,13 +111,56 @@ impl HttpIndex {
 
 impl IndexSource for HttpIndex {
     fn records(&self, id: &PackId) -> anyhow::Result<Vec<IndexRecord>> {
-        if let Some(found) = self.fetched.borrow().get(id) {
-            return Ok(found.clone());
+        {
+            let mut fetched = self.fetched();
+            if let Some(error) = fetched.failed.remove(id) {
+                return Err(error);
+            }
+            if let Some(found) = fetched.records.get(id) {
+                return Ok(found.clone());
+            }
         }
         let records = self.fetch(id)?;
-        self.fetched
-            .borrow_mut()
-            .insert(id.clone(), records.clone());
+        self.fetched().records.insert(id.clone(), records.clone());
         Ok(records)
+    }
+
+    /// Fetches the index files of `ids` not fetched yet on up to [`MAX_IN_FLIGHT`] threads
+    /// sharing the client's connection pool; offline, the cache is read lazily instead.
+    fn prefetch(&self, ids: &[PackId]) {
+        if self.offline {
+            return;
+        }
+        let mut missing: Vec<&PackId> = {
+            let fetched = self.fetched();
+            ids.iter()
+                .filter(|id| {
+                    !fetched.records.contains_key(*id) && !fetched.failed.contains_key(*id)
+                })
+                .collect()
+        };
+        missing.sort();
+        missing.dedup();
+        // A single file is fetched just as fast when it is asked for.
+        if missing.len() < 2 {
+            return;
+        }
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..missing.len().min(MAX_IN_FLIGHT) {
+                scope.spawn(|| {
+                    while let Some(&id) = missing.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        match self.fetch(id) {
+                            Ok(records) => {
+                                self.fetched().records.insert(id.clone(), records);
+                            }
+                            Err(error) => {
+                                self.fetched().failed.insert(id.clone(), error);
+                            }
+                        }
+                    }
+                });
+            }
+        });
     }
 }

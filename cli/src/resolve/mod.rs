@@ -5,7 +5,10 @@
 //! (cargo requirement syntax), on its base family with the union of `[M.m.0, M.(m+1).0)`
 //! for each `base_compatibility` entry, and "conflicts" with packs it must never be
 //! installed beside (see [`provider`] for how conflicts are encoded). The newest version
-//! that fits is chosen, most constrained packs first. When no set of versions fits, the
+//! that fits is chosen, most constrained packs first. Whenever a version's dependencies are
+//! learnt, the packs it names that are not known yet go to [`IndexSource::prefetch`]
+//! together, so that the registry's index files for a whole level of the graph are fetched
+//! concurrently rather than one by one as the solver asks. When no set of versions fits, the
 //! derivation tree is reported in sentences by [`report`]: which pack needs what, and why
 //! that cannot be had.
 

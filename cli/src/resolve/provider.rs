@@ -13,7 +13,9 @@ use std::fmt;
 use std::rc::Rc;
 
 use modularbase_pack::{IndexRecord, PackId};
-use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, Ranges};
+use pubgrub::{
+    Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics, Ranges,
+};
 use semver::Version;
 
 use super::ranges::{compat_to_ranges, req_to_ranges};
@@ -50,6 +52,11 @@ fn real() -> Ranges<Version> {
 pub trait IndexSource {
     /// Every record of `id`, yanked or not; empty when the pack does not exist.
     fn records(&self, id: &PackId) -> anyhow::Result<Vec<IndexRecord>>;
+
+    /// Readies the records of `ids`, which the resolver is about to ask for, all at once
+    /// where the source can (the default does nothing). A failure is not reported here but
+    /// by `records` for the pack it concerns.
+    fn prefetch(&self, _ids: &[PackId]) {}
 }
 
 /// A failure to read the index during resolution.
@@ -102,6 +109,23 @@ impl<'a, S: IndexSource> Provider<'a, S> {
             .borrow_mut()
             .insert(id.clone(), records.clone());
         Ok(records)
+    }
+
+    /// Lets the source fetch together every pack in `nodes` not looked up yet: the
+    /// dependencies just learnt, which the solver will ask about next.
+    fn prefetch<'n>(&self, nodes: impl Iterator<Item = &'n Node>) {
+        let ids: Vec<PackId> = {
+            let known = self.candidates.borrow();
+            nodes
+                .filter_map(|node| match node {
+                    Node::Pack(id) if !known.contains_key(id) => Some(id.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        if !ids.is_empty() {
+            self.source.prefetch(&ids);
+        }
     }
 }
 
@@ -161,11 +185,12 @@ impl<S: IndexSource> DependencyProvider for Provider<'_, S> {
         version: &Version,
     ) -> Result<Dependencies<Node, Ranges<Version>, String>, SourceError> {
         let Node::Pack(id) = package else {
-            let requests = self
+            let requests: DependencyConstraints<Node, Ranges<Version>> = self
                 .requests
                 .iter()
                 .map(|(id, r)| (Node::Pack(id.clone()), r.intersection(&real())))
                 .collect();
+            self.prefetch(requests.iter().map(|(node, _)| node));
             return Ok(Dependencies::Available(requests));
         };
         if *version == absent() {
@@ -200,6 +225,7 @@ impl<S: IndexSource> DependencyProvider for Provider<'_, S> {
                 .map_or(allowed.clone(), |existing| existing.intersection(&allowed));
             constraints.insert(node, merged);
         }
+        self.prefetch(constraints.keys());
         Ok(Dependencies::Available(constraints.into_iter().collect()))
     }
 }

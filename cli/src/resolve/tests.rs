@@ -241,3 +241,50 @@ fn locked_versions_are_kept_even_when_yanked_since() {
         "1.2.0"
     );
 }
+
+/// An index that records each batch of packs the resolver asks it to prefetch.
+struct Prefetching {
+    index: Index,
+    batches: std::cell::RefCell<Vec<Vec<String>>>,
+}
+
+impl IndexSource for Prefetching {
+    fn records(&self, id: &PackId) -> anyhow::Result<Vec<IndexRecord>> {
+        self.index.records(id)
+    }
+
+    fn prefetch(&self, ids: &[PackId]) {
+        let mut batch: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        batch.sort();
+        self.batches.borrow_mut().push(batch);
+    }
+}
+
+#[test]
+fn dependencies_base_and_conflicts_are_prefetched_together_once() {
+    let index = graph().add(
+        "modern_python",
+        "1.0.0",
+        PackKind::Domain,
+        &[("reasoning", "*")],
+        &["1.0"],
+        &[("legacy_python", "*")],
+    );
+    let source = Prefetching {
+        index,
+        batches: Default::default(),
+    };
+    resolve(
+        &source,
+        &request(&[("modern_python", "*")]),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    assert_eq!(
+        source.batches.into_inner(),
+        [
+            vec!["modern_python"],
+            vec!["legacy_python", "reasoning", "tiny_base"]
+        ]
+    );
+}
