@@ -5,6 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use modularbase_pack::PackId;
 
+mod train;
+pub(crate) use train::{
+    BaseTrainArgs, EvalArgs, PackAlignArgs, PackTrainArgs, RouterTrainArgs, TrainFlags,
+};
+
 /// Build, share and run small modular language models: a frozen base core plus domain
 /// packs, published and installed the way cargo handles crates.
 #[derive(Debug, Parser)]
@@ -30,9 +35,16 @@ pub enum Command {
     /// Self-host a registry: serve it, manage users and tokens, collect garbage.
     #[command(subcommand)]
     Registry(modularbase_registry::RegistryCommand),
-    /// Create base cores.
+    /// Create and train base cores.
     #[command(subcommand)]
     Base(BaseCommand),
+    /// Train the router that sends prompts to packs.
+    #[command(subcommand)]
+    Router(RouterCommand),
+    /// Bits per byte on held-out text: the base alone, with given packs, and routed.
+    ///
+    /// Example: modularbase eval --data python_code=held_out/python.txt --route
+    Eval(EvalArgs),
     /// Answer a prompt with the base and the best-matching pack.
     ///
     /// The prompt is routed to a pack (by the router pack, or by matching pack keys), the
@@ -56,6 +68,30 @@ pub enum Command {
     ///
     /// Example: modularbase monitor --base ./tiny_base --pack ./python_code --budget 1GiB
     Monitor(MonitorArgs),
+    /// Tour everything on this machine, no network needed: publish, install, run, fall back.
+    ///
+    /// A registry runs in this process with a temporary home; the example packs are
+    /// published, `python_code@1.0.0` resolved and installed, prompts routed through the
+    /// cache under a small budget, one pack broken on purpose to show the fallback, the
+    /// memory monitor shown; then the marketplace is served until Ctrl-C.
+    ///
+    /// Example: modularbase demo --exit
+    Demo(DemoArgs),
+}
+
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The example pack directories to publish (default: `examples/packs` in the current
+    /// directory, else the one in the source tree this binary was built from).
+    #[arg(long, value_name = "DIR")]
+    pub examples: Option<PathBuf>,
+    /// Port of the demo registry on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Stop after the scripted part instead of serving the marketplace until Ctrl-C.
+    #[arg(long)]
+    pub exit: bool,
 }
 
 /// Arguments of `login`.
@@ -125,6 +161,21 @@ pub enum BaseCommand {
     /// Example: modularbase base init --id tiny_base --version 1.0.0 --out ./tiny_base
     #[command(disable_version_flag = true)]
     Init(BaseInitArgs),
+    /// Train a base core on general text (every tensor trained; resumes from its checkpoint).
+    ///
+    /// Example: modularbase base train --corpus ./corpus/general --out ./tiny_base --steps 1500
+    #[command(disable_version_flag = true)]
+    Train(BaseTrainArgs),
+}
+
+/// `modularbase router …`.
+#[derive(Debug, Subcommand)]
+pub enum RouterCommand {
+    /// Train the router's projection so prompts land near their domain's packs.
+    ///
+    /// Example: modularbase router train --base ./tiny_base --data python_code=corpus/python --data reasoning=corpus/reasoning
+    #[command(disable_version_flag = true)]
+    Train(RouterTrainArgs),
 }
 
 /// Arguments of `base init`.
@@ -291,6 +342,16 @@ pub enum PackCommand {
     ///
     /// Example: modularbase pack init --domain medical --name "Medical QA Pack"
     Init(InitArgs),
+    /// Train a pack's adapters, gate and experts on domain text, the base frozen; writes its
+    /// routing key and its evaluation into the model card.
+    ///
+    /// Example: modularbase pack train --base ./tiny_base --data ./corpus/python --path ./python_code
+    Train(PackTrainArgs),
+    /// Align a pack to an upgraded base: base and experts frozen, only the input adapter
+    /// trained on a small mixed set; adds the base to its compatibility and bumps its version.
+    ///
+    /// Example: modularbase pack align --base ./tiny_base-1.1.0 --mix ./corpus/mix --path ./reasoning
+    Align(PackAlignArgs),
     /// Build `target/ID-VERSION.mbpack` from a pack directory.
     ///
     /// The archive is deterministic: building the same directory twice gives the same

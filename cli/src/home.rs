@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone)]
 pub struct Home {
     root: PathBuf,
+    /// Whether `MODULARBASE_REGISTRY` / `MODULARBASE_TOKEN` may override this home's files.
+    environment: bool,
 }
 
 /// `config.toml`: user settings.
@@ -44,16 +46,29 @@ impl Home {
     /// `$MODULARBASE_HOME`, else `$HOME/.modularbase`.
     pub fn locate() -> anyhow::Result<Self> {
         if let Some(dir) = std::env::var_os("MODULARBASE_HOME").filter(|d| !d.is_empty()) {
-            return Ok(Self {
-                root: PathBuf::from(dir),
-            });
+            return Ok(Self::at(dir));
         }
         let home = std::env::var_os("HOME").filter(|d| !d.is_empty()).context(
             "cannot find the ModularBase home: neither MODULARBASE_HOME nor HOME is set",
         )?;
-        Ok(Self {
-            root: PathBuf::from(home).join(".modularbase"),
-        })
+        Ok(Self::at(PathBuf::from(home).join(".modularbase")))
+    }
+
+    /// The home at `root`, whatever the environment says (the demo's temporary home).
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            environment: true,
+        }
+    }
+
+    /// A home whose registry and token come from its own files only, whatever the user's
+    /// environment says (the demo's temporary home talks to its own registry).
+    pub fn sealed(root: impl Into<PathBuf>) -> Self {
+        Self {
+            environment: false,
+            ..Self::at(root)
+        }
     }
 
     /// The home directory.
@@ -120,9 +135,12 @@ impl Home {
     /// The registry to talk to and its token: `--registry`, else `MODULARBASE_REGISTRY`, else
     /// the configured default; the token from `MODULARBASE_TOKEN`, else `credentials.toml`.
     pub fn registry(&self, flag: Option<&str>) -> anyhow::Result<(String, Option<String>)> {
-        let from_env = std::env::var("MODULARBASE_REGISTRY")
-            .ok()
-            .filter(|v| !v.is_empty());
+        let env = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| self.environment && !v.is_empty())
+        };
+        let from_env = env("MODULARBASE_REGISTRY");
         let url = match flag
             .map(str::to_owned)
             .or(from_env)
@@ -133,10 +151,7 @@ impl Home {
                 "no registry given: pass `--registry URL`, set MODULARBASE_REGISTRY, or `modularbase login --registry URL` once"
             ),
         };
-        let token = match std::env::var("MODULARBASE_TOKEN")
-            .ok()
-            .filter(|v| !v.is_empty())
-        {
+        let token = match env("MODULARBASE_TOKEN") {
             Some(token) => Some(token),
             None => self
                 .credentials()?

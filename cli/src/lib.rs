@@ -9,7 +9,7 @@ mod ops;
 mod printer;
 mod resolve;
 
-pub use cli::{BaseCommand, Bytes, Cli, Command, KeyCommand, PackCommand};
+pub use cli::{BaseCommand, Bytes, Cli, Command, KeyCommand, PackCommand, RouterCommand};
 pub use client::RegistryClient;
 pub use home::{Config, Credentials, Home, RegistryCredential};
 pub use ops::{
@@ -39,8 +39,14 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Pack(PackCommand::Update(args)) => commands::pack_install::update(&args, printer),
         Command::Registry(command) => modularbase_registry::run_command(command),
         Command::Base(BaseCommand::Init(args)) => commands::base_init::run(&args, printer),
+        Command::Base(BaseCommand::Train(args)) => commands::train::base(&args, printer),
+        Command::Pack(PackCommand::Train(args)) => commands::train::pack(&args, printer),
+        Command::Pack(PackCommand::Align(args)) => commands::train::align(&args, printer),
+        Command::Router(RouterCommand::Train(args)) => commands::train::router(&args, printer),
+        Command::Eval(args) => commands::eval::run(&args, printer),
         Command::Run(args) => commands::run::run(&args, printer),
         Command::Monitor(args) => commands::monitor::run(&args, printer),
+        Command::Demo(args) => commands::demo::run(&args, printer),
         Command::Login(args) => commands::login::run(&args, printer),
         Command::Completions(args) => commands::completions::run(&args),
         Command::Pack(PackCommand::Init(args)) => commands::pack_init::run(&args, printer),

@@ -18,6 +18,11 @@ impl Printer {
         }
     }
 
+    /// Whether only errors are shown (progress bars stay hidden).
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// A step worth showing with `-v` (on stderr).
     pub fn step(&self, text: impl AsRef<str>) {
         if self.verbose {

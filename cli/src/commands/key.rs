@@ -34,7 +34,7 @@ fn check_name(name: &str) -> anyhow::Result<()> {
 
 /// A new key pair: `keys/NAME.key` (0600, never overwritten) and `keys/NAME.pub`; the
 /// public key alone on stdout.
-fn generate(home: &Home, args: &KeyNameArgs, printer: &Printer) -> anyhow::Result<()> {
+pub(crate) fn generate(home: &Home, args: &KeyNameArgs, printer: &Printer) -> anyhow::Result<()> {
     check_name(&args.name)?;
     let dir = home.keys_dir();
     home.ensure_dir(&dir)?;
@@ -81,7 +81,11 @@ fn list(home: &Home, printer: &Printer) -> anyhow::Result<()> {
 }
 
 /// Uploads the public key to the registry for the logged-in user.
-fn register(home: &Home, args: &KeyRegisterArgs, printer: &Printer) -> anyhow::Result<()> {
+pub(crate) fn register(
+    home: &Home,
+    args: &KeyRegisterArgs,
+    printer: &Printer,
+) -> anyhow::Result<()> {
     check_name(&args.key.name)?;
     let client = RegistryClient::from_home(home, args.registry.as_deref())?;
     let request = client.request(Method::POST, "/api/v1/keys", true)?;

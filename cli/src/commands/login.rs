@@ -10,7 +10,11 @@ use crate::printer::Printer;
 
 /// Saves the token for the registry (mode 0600) and makes it the default when there is none.
 pub(crate) fn run(args: &LoginArgs, printer: &Printer) -> anyhow::Result<()> {
-    let home = Home::locate()?;
+    login(&Home::locate()?, args, printer)
+}
+
+/// [`run`] in a given home (the demo's temporary one).
+pub(crate) fn login(home: &Home, args: &LoginArgs, printer: &Printer) -> anyhow::Result<()> {
     let (url, _) = home.registry(args.registry.as_deref())?;
     let url = normalise_url(&url)?;
     let token = match &args.token {

@@ -2,6 +2,8 @@
 
 pub(crate) mod base_init;
 pub(crate) mod completions;
+pub(crate) mod demo;
+pub(crate) mod eval;
 pub(crate) mod key;
 pub(crate) mod login;
 pub(crate) mod monitor;
@@ -13,3 +15,4 @@ pub(crate) mod pack_publish;
 pub(crate) mod pack_registry;
 pub(crate) mod pack_resolve;
 pub(crate) mod run;
+pub(crate) mod train;

@@ -45,8 +45,16 @@ struct Apply<'a> {
 
 /// Resolves what was asked for before plus the new requests, verifies and installs.
 pub(crate) fn install(args: &InstallArgs, printer: &Printer) -> anyhow::Result<()> {
-    let home = Home::locate()?;
-    let mut requests = read_requests(&home)?;
+    install_into(&Home::locate()?, args, printer)
+}
+
+/// [`install`] into a given home (the demo's temporary one).
+pub(crate) fn install_into(
+    home: &Home,
+    args: &InstallArgs,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let mut requests = read_requests(home)?;
     for text in &args.packs {
         let (id, req) = parse_request(text)?;
         requests.packs.insert(id, req.to_string());
@@ -59,7 +67,7 @@ pub(crate) fn install(args: &InstallArgs, printer: &Printer) -> anyhow::Result<(
         unlock: Some(Vec::new()),
         json: args.json,
     };
-    apply(&home, &requests, &how, printer)
+    apply(home, &requests, &how, printer)
 }
 
 /// Drops packs from what was asked for, re-resolves, and deletes what nothing needs now.

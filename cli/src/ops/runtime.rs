@@ -1,11 +1,13 @@
 //! Opening a runtime over a base and packs given on the command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use modularbase_pack::PackKind;
 use modularbase_runtime::{Runtime, pick_device};
 
 use crate::cli::PackSetArgs;
+use crate::home::Home;
 use crate::printer::Printer;
 
 /// Opens the runtime for `set`; returns it and the pack id `--pack` forces, if any.
@@ -20,25 +22,9 @@ pub fn open_runtime(
     let base = match &set.base {
         Some(base) => base.clone(),
         None => {
-            // The installed set: the locked base and every other locked pack.
-            let home = crate::home::Home::locate()?;
-            let lock = home.lock()?;
-            let Some(base) = lock
-                .packs
-                .iter()
-                .find(|p| p.kind == modularbase_pack::PackKind::Base)
-            else {
-                bail!(
-                    "no base to run: install one (`modularbase pack install tiny_base`) or pass `--base DIR` (a directory made by `modularbase base init`)"
-                );
-            };
-            dirs.extend(
-                lock.packs
-                    .iter()
-                    .filter(|p| p.kind != modularbase_pack::PackKind::Base)
-                    .map(|p| home.pack_dir(&p.id, &p.version)),
-            );
-            home.pack_dir(&base.id, &base.version)
+            let (base, installed) = installed_set(&Home::locate()?)?;
+            dirs.extend(installed);
+            base
         }
     };
     let mut forced = None;
@@ -59,15 +45,44 @@ pub fn open_runtime(
             );
         }
     }
-    let picked = pick_device(&set.device)?;
+    let runtime = open_dirs(&base, &dirs, set.budget.0, &set.device, printer)?;
+    Ok((runtime, forced))
+}
+
+/// The installed set: the directory of the locked base and those of every other locked pack.
+pub(crate) fn installed_set(home: &Home) -> anyhow::Result<(PathBuf, Vec<PathBuf>)> {
+    let lock = home.lock()?;
+    let Some(base) = lock.packs.iter().find(|p| p.kind == PackKind::Base) else {
+        bail!(
+            "no base to run: install one (`modularbase pack install tiny_base`) or pass `--base DIR` (a directory made by `modularbase base init`)"
+        );
+    };
+    let dirs = lock
+        .packs
+        .iter()
+        .filter(|p| p.kind != PackKind::Base)
+        .map(|p| home.pack_dir(&p.id, &p.version))
+        .collect();
+    Ok((home.pack_dir(&base.id, &base.version), dirs))
+}
+
+/// Opens the base in `base` with the packs in `dirs` under `budget` bytes on `device`
+/// (`cpu`, `cuda`, `cuda:N` or `auto`).
+pub(crate) fn open_dirs(
+    base: &Path,
+    dirs: &[PathBuf],
+    budget: u64,
+    device: &str,
+    printer: &Printer,
+) -> anyhow::Result<Runtime> {
+    let picked = pick_device(device)?;
     if let Some(note) = picked.note {
         printer.note(note);
     }
-    let runtime = Runtime::open(&base, &dirs, set.budget.0, &picked.device).with_context(|| {
+    Runtime::open(base, dirs, budget, &picked.device).with_context(|| {
         format!(
             "cannot open the base in `{}` with its packs",
             base.display()
         )
-    })?;
-    Ok((runtime, forced))
+    })
 }

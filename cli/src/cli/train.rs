@@ -1,0 +1,191 @@
+//! The grammar of the training and evaluation commands.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use modularbase_pack::PackId;
+
+/// How long and how a training run goes (shared by every `train` and `align`).
+#[derive(Debug, Args)]
+pub struct TrainFlags {
+    /// Optimizer steps.
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    /// Windows per step.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Bytes per window.
+    #[arg(long, default_value_t = 128)]
+    pub seq: usize,
+    /// Peak learning rate (AdamW, warm-up then cosine decay).
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f64,
+    /// Seed of initial weights and data order.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Save a checkpoint every this many steps; an interrupted run resumes from it.
+    #[arg(long, default_value_t = 50)]
+    pub checkpoint_every: usize,
+    /// Where to train: cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// Arguments of `base train`.
+#[derive(Debug, Args)]
+pub struct BaseTrainArgs {
+    /// Text files or directories of them (general text).
+    #[arg(long, required = true, num_args = 1..)]
+    pub corpus: Vec<PathBuf>,
+    /// The base pack directory to write (its checkpoint lives in OUT/.checkpoint).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue training this base directory (a base upgrade) instead of starting random.
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+    /// The base family id.
+    #[arg(long, default_value = "tiny_base")]
+    pub id: PackId,
+    /// The version to write.
+    #[arg(
+        long = "version",
+        id = "base_version",
+        value_name = "VERSION",
+        default_value = "1.0.0"
+    )]
+    pub version: semver::Version,
+    /// Width of the hidden stream.
+    #[arg(long, default_value_t = 128)]
+    pub hidden: usize,
+    /// Transformer blocks.
+    #[arg(long, default_value_t = 4)]
+    pub layers: usize,
+    /// Attention heads.
+    #[arg(long, default_value_t = 4)]
+    pub heads: usize,
+    /// Key/value heads.
+    #[arg(long, default_value_t = 2)]
+    pub kv_heads: usize,
+    /// Feed-forward width.
+    #[arg(long, default_value_t = 352)]
+    pub ffn: usize,
+    /// Longest context in tokens.
+    #[arg(long, default_value_t = 512)]
+    pub context: usize,
+    #[command(flatten)]
+    pub train: TrainFlags,
+}
+
+/// Arguments of `pack train`.
+#[derive(Debug, Args)]
+pub struct PackTrainArgs {
+    /// The base pack directory the pack plugs into (kept frozen).
+    #[arg(long)]
+    pub base: PathBuf,
+    /// Domain text files or directories of them.
+    #[arg(long, required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// The pack directory (made by `modularbase pack init`).
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+    /// The router pack directory whose space the pack's key is computed in (default: the
+    /// base's hidden space, which routers without a projection use).
+    #[arg(long)]
+    pub router: Option<PathBuf>,
+    #[command(flatten)]
+    pub train: TrainFlags,
+}
+
+/// Arguments of `pack align`.
+#[derive(Debug, Args)]
+pub struct PackAlignArgs {
+    /// The new base pack directory to align to.
+    #[arg(long)]
+    pub base: PathBuf,
+    /// A small mixed set of text files or directories.
+    #[arg(long, required = true, num_args = 1..)]
+    pub mix: Vec<PathBuf>,
+    /// The pack directory to align (its version is bumped, the base added to its compatibility).
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub train: TrainFlags,
+}
+
+/// Arguments of `router train`.
+#[derive(Debug, Args)]
+pub struct RouterTrainArgs {
+    /// The base pack directory (kept frozen).
+    #[arg(long)]
+    pub base: PathBuf,
+    /// Training text per domain, as PACK_ID=PATH (repeatable; at least two domains).
+    #[arg(long, required = true, num_args = 1.., value_parser = parse_labelled)]
+    pub data: Vec<(String, PathBuf)>,
+    /// The router pack directory to write (created with a manifest when it has none).
+    #[arg(long, default_value = "router")]
+    pub path: PathBuf,
+    /// The router's id, when creating it.
+    #[arg(long, default_value = "router")]
+    pub id: PackId,
+    /// The router's version, when creating it.
+    #[arg(
+        long = "version",
+        id = "router_version",
+        value_name = "VERSION",
+        default_value = "1.0.0"
+    )]
+    pub version: semver::Version,
+    /// Snippets per domain to learn from.
+    #[arg(long, default_value_t = 300)]
+    pub snippets: usize,
+    #[command(flatten)]
+    pub train: TrainFlags,
+}
+
+/// Arguments of `eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Held-out text as PATH or PACK_ID=PATH (the pack that text belongs to, for routing
+    /// accuracy); repeatable.
+    #[arg(long, required = true, num_args = 1.., value_parser = parse_maybe_labelled)]
+    pub data: Vec<(Option<String>, PathBuf)>,
+    /// The base pack directory (default: the installed base).
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+    /// A pack to score with: its directory (`./python_code`) or an installed id; repeatable.
+    #[arg(long = "pack", value_name = "DIR|ID")]
+    pub packs: Vec<String>,
+    /// Also score with routing over the installed packs (or the `--route-over` packs).
+    #[arg(long)]
+    pub route: bool,
+    /// Pack directories to route over instead of the installed set (with `--base`).
+    #[arg(long = "route-over", value_name = "DIR")]
+    pub route_over: Vec<PathBuf>,
+    /// Bytes scored per window.
+    #[arg(long, default_value_t = modularbase_runtime::EVAL_WINDOW)]
+    pub window: usize,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_labelled(text: &str) -> Result<(String, PathBuf), String> {
+    match parse_maybe_labelled(text)? {
+        (Some(label), path) => Ok((label, path)),
+        (None, _) => Err(format!(
+            "`{text}` should be PACK_ID=PATH, as in python_code=corpus/python"
+        )),
+    }
+}
+
+fn parse_maybe_labelled(text: &str) -> Result<(Option<String>, PathBuf), String> {
+    match text.split_once('=') {
+        Some((label, path)) => {
+            label
+                .parse::<PackId>()
+                .map_err(|e| format!("`{label}` in `{text}` is not a pack id: {e}"))?;
+            Ok((Some(label.to_owned()), PathBuf::from(path)))
+        }
+        None => Ok((None, PathBuf::from(text))),
+    }
+}

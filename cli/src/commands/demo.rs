@@ -1,0 +1,169 @@
+//! `modularbase demo`: the whole story on one machine, without network: a registry in this
+//! process and a temporary home; the example packs published, `python_code@1.0.0` resolved
+//! and installed, prompts routed through the pack cache under a small budget, one pack
+//! broken to show the fallback, the monitor; then the marketplace is served until Ctrl-C
+//! (`--exit` stops at the end). Each step runs what the matching command runs.
+
+use anyhow::Context;
+
+use super::{key, login, pack_install, pack_resolve};
+use crate::cli::{DemoArgs, InstallArgs, KeyNameArgs, KeyRegisterArgs, LoginArgs};
+use crate::client::RegistryClient;
+use crate::home::Home;
+use crate::ops::HttpIndex;
+use crate::ops::demo::{self, DemoRegistry, Tour, heading};
+use crate::printer::Printer;
+
+/// The install the demo explains.
+const FIRST_INSTALL: &str = "python_code@1.0.0";
+/// What it installs next.
+const THEN_INSTALL: [&str; 3] = ["router", "general_chat", "rust_code"];
+
+/// Runs the demo.
+pub(crate) fn run(args: &DemoArgs, printer: &Printer) -> anyhow::Result<()> {
+    let examples = demo::read_examples(&demo::locate_examples(args.examples.as_deref())?)?;
+    // Declared first, so it is removed last, after the registry has stopped.
+    let scratch = tempfile::Builder::new()
+        .prefix("modularbase-demo-")
+        .tempdir()
+        .context("cannot create the demo's temporary directory")?;
+    let home = Home::sealed(scratch.path().join("home"));
+
+    heading(
+        printer,
+        "1. A registry on this machine",
+        "The marketplace server runs inside this process on 127.0.0.1; a temporary home plays the user's ~/.modularbase.",
+    );
+    let mut registry = DemoRegistry::start(&scratch.path().join("registry"), args.port, "demo")?;
+    printer.line(format!("  registry  {}", registry.url));
+    printer.line(format!("  home      {}", home.root().display()));
+
+    heading(
+        printer,
+        "2. Publishing the example packs",
+        "A publisher logs in, registers an Ed25519 signing key, then builds, signs and uploads each pack.",
+    );
+    sign_in(&home, &registry, printer)?;
+    let staging = scratch.path().join("staging");
+    demo::publish_examples(&home, &registry.url, &examples, &staging, printer)?;
+    registry.check_interrupt()?;
+
+    heading(
+        printer,
+        &format!("3. Installing {FIRST_INSTALL}"),
+        "The resolver (PubGrub over the registry's index) picks a version of every pack needed; each archive is then downloaded, its checksum and signature verified, unpacked and locked.",
+    );
+    explain_install(&home, &registry.url, printer)?;
+    install(&home, &[FIRST_INSTALL], &registry.url, printer)?;
+    heading(
+        printer,
+        "4. Installing the router and two more packs",
+        "The router sends each prompt to the pack whose key matches it best; general_chat is every pack's last fallback.",
+    );
+    install(&home, &THEN_INSTALL, &registry.url, printer)?;
+    registry.check_interrupt()?;
+
+    tour(&home, &registry, printer)?;
+
+    heading(
+        printer,
+        "11. The marketplace",
+        "Browse the packs just published: versions, model cards, dependencies, base compatibility, downloads.",
+    );
+    printer.output(format!("  marketplace: {}/", registry.url));
+    if !args.exit {
+        printer.line("  serving until Ctrl-C (`modularbase demo --exit` stops here)");
+        registry.serve_until_interrupted()?;
+    }
+    registry.shutdown()?;
+    scratch
+        .close()
+        .context("cannot remove the demo's temporary directory")
+}
+
+/// `login`, `key generate` and `key register` against the demo registry.
+fn sign_in(home: &Home, registry: &DemoRegistry, printer: &Printer) -> anyhow::Result<()> {
+    let url = Some(registry.url.clone());
+    let credentials = LoginArgs {
+        registry: url.clone(),
+        token: Some(registry.token.clone()),
+    };
+    login::login(home, &credentials, printer)?;
+    let key = KeyNameArgs {
+        name: "default".to_owned(),
+    };
+    key::generate(home, &key, printer)?;
+    key::register(home, &KeyRegisterArgs { key, registry: url }, printer)
+}
+
+/// Resolves [`FIRST_INSTALL`] as `pack resolve` does and says why each version was chosen.
+fn explain_install(home: &Home, registry: &str, printer: &Printer) -> anyhow::Result<()> {
+    let requests = vec![pack_resolve::parse_request(FIRST_INSTALL)?];
+    let index = HttpIndex::new(
+        home,
+        RegistryClient::from_home(home, Some(registry))?,
+        false,
+    )?;
+    let locked = pack_resolve::locked_versions(home)?;
+    let resolution = crate::resolve::resolve(&index, &requests, &locked)?;
+    printer.line("  the resolver chose:");
+    for line in demo::explain(&resolution, &requests, &index)? {
+        printer.line(format!("    {line}"));
+    }
+    Ok(())
+}
+
+/// `pack install PACKS --registry URL` in `home`.
+fn install(home: &Home, packs: &[&str], registry: &str, printer: &Printer) -> anyhow::Result<()> {
+    let args = InstallArgs {
+        packs: packs.iter().map(|p| (*p).to_owned()).collect(),
+        dry_run: false,
+        locked: false,
+        offline: false,
+        json: false,
+        registry: Some(registry.to_owned()),
+    };
+    pack_install::install_into(home, &args, printer)
+}
+
+/// The runtime's part: routing, a hit, an eviction, a fallback, the monitor.
+fn tour(home: &Home, registry: &DemoRegistry, printer: &Printer) -> anyhow::Result<()> {
+    heading(
+        printer,
+        "5. The runtime, under a small memory budget",
+        "The base and the router stay in memory; domain packs are loaded on demand into an LRU cache.",
+    );
+    let mut tour = Tour::open(home, printer)?;
+    heading(
+        printer,
+        "6. Routing: prompts from three domains",
+        "Each prompt is scored against every installed pack's key (top 3 shown) and answered with the best one.",
+    );
+    tour.routing()?;
+    registry.check_interrupt()?;
+    heading(
+        printer,
+        "7. A cache hit",
+        "The same prompt again: its pack is still in memory, so nothing is loaded.",
+    );
+    tour.repeat()?;
+    heading(
+        printer,
+        "8. An eviction",
+        "A pack that is not in memory is asked for by name; the budget holds one domain pack, so the least recently used one goes.",
+    );
+    tour.evict()?;
+    heading(
+        printer,
+        "9. A fallback",
+        "An installed pack is corrupted on purpose; asking for it loads the next pack of its manifest's fallback chain instead, and says why.",
+    );
+    tour.fallback()?;
+    heading(
+        printer,
+        "10. The monitor",
+        "What `modularbase monitor` shows: each component's state and size against the budget, and the cache counters.",
+    );
+    tour.monitor();
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! `modularbase demo --exit` end to end: the example packs published to the demo's own
+//! registry, installed, run, broken and monitored, then the temporary home removed.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{refused, text};
+
+use std::fs::File;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Long enough for a debug build on a busy CI machine; the release build needs seconds.
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The example packs of this source tree.
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/packs");
+
+/// Runs `modularbase demo ARGS`, killing it (by its pid) if it outlives [`TIMEOUT`]. Its
+/// output goes to files, so a full pipe can never stall it.
+fn demo(args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modularbase"))
+        .arg("demo")
+        .args(args)
+        .current_dir(dir.path())
+        .env("MODULARBASE_HOME", dir.path().join(".home"))
+        // The user's registry settings must not leak into the demo's own registry.
+        .env("MODULARBASE_REGISTRY", "http://127.0.0.1:9")
+        .env("MODULARBASE_TOKEN", "mbr_0_not-a-token")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(File::create(&out_path).unwrap())
+        .stderr(File::create(&err_path).unwrap())
+        .spawn()
+        .expect("the modularbase binary runs");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > TIMEOUT {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!(
+                "`modularbase demo` ran over {TIMEOUT:?}; its output:\n{}\n{}",
+                std::fs::read_to_string(&out_path).unwrap_or_default(),
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    Output {
+        status,
+        stdout: std::fs::read(&out_path).unwrap(),
+        stderr: std::fs::read(&err_path).unwrap(),
+    }
+}
+
+/// Where `needle` starts in `haystack`, or a failure that shows both.
+fn position(haystack: &str, needle: &str) -> usize {
+    haystack
+        .find(needle)
+        .unwrap_or_else(|| panic!("expected {needle:?} in:\n{haystack}"))
+}
+
+#[test]
+fn the_demo_runs_end_to_end_and_leaves_nothing_behind() {
+    let out = demo(&["--exit", "--examples", EXAMPLES]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    // The resolver's choice, explained.
+    let explained = &stdout[position(&stdout, "the resolver chose:")..];
+    position(
+        explained,
+        "reasoning 1.1.0      ← python_code 1.0.0 needs reasoning >=1.1 (rules out 1.0.0)",
+    );
+    // The base is the one python_code was aligned with; the other version is ruled out.
+    let base = explained
+        .lines()
+        .find(|l| l.trim_start().starts_with("tiny_base 1."))
+        .unwrap_or_else(|| panic!("no base line in:\n{explained}"));
+    assert!(
+        base.contains("← python_code 1.0.0 runs on tiny_base 1.") && base.contains("(rules out 1."),
+        "{base}"
+    );
+    position(&stdout, "Installed rust_code 1.0.0");
+    // A miss, then a hit; an eviction; a fallback with its cause.
+    let miss = position(&stdout, "cache     miss `");
+    let hit = position(&stdout, "cache     hit `");
+    assert!(miss < hit, "{stdout}");
+    position(&stdout, "cache     evicted `");
+    position(
+        &stdout,
+        "fallback  `python_code` could not be used: its weights are unreadable",
+    );
+    position(
+        &stdout,
+        "answered  by `reasoning`, instead of `python_code`",
+    );
+    // The monitor's table and counters.
+    position(&stdout, "component            kind    state");
+    position(&stdout, "tiny_base            base    Resident");
+    position(&stdout, "evictions");
+    // The marketplace URL, last.
+    let url = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("  marketplace: "))
+        .unwrap_or_else(|| panic!("no marketplace line in:\n{stdout}"));
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
+        "{url}"
+    );
+    // The temporary home is gone.
+    let home = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("  home      "))
+        .unwrap_or_else(|| panic!("no home line in:\n{stdout}"));
+    assert!(!Path::new(home).exists(), "`{home}` was left behind");
+}
+
+#[test]
+fn the_demo_says_where_it_looked_for_missing_examples() {
+    let out = demo(&["--exit", "--examples", "no/such/dir"]);
+    refused(&out, "`--examples no/such/dir`: no such directory");
+}
