@@ -138,3 +138,54 @@ fn usage_errors_exit_2_and_help_shows_examples() {
         text(&help.stdout).contains("Example: modularbase pack build --path packs/python_code")
     );
 }
+
+#[test]
+fn build_stores_experts_as_the_manifest_asks_and_leaves_the_source_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let examples =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/packs/python_code-1.0.0");
+    let dir = tmp.path().join("python_code");
+    fs::create_dir_all(&dir).unwrap();
+    for file in ["pack.toml", "README.md", "weights.gguf"] {
+        fs::copy(examples.join(file), dir.join(file)).unwrap();
+    }
+    let mut manifest = fs::read_to_string(dir.join("pack.toml")).unwrap();
+    manifest.push_str("\n[model]\nexpert_format = \"q4_0\"\n");
+    fs::write(dir.join("pack.toml"), manifest).unwrap();
+    let source = fs::read(dir.join("weights.gguf")).unwrap();
+
+    let out = modularbase(tmp.path(), &["pack", "build", "--path", "python_code"]);
+    succeeded(&out);
+    assert_eq!(
+        fs::read(dir.join("weights.gguf")).unwrap(),
+        source,
+        "the source weights changed"
+    );
+    let archive = fs::File::open(dir.join("target/python_code-1.0.0.mbpack")).unwrap();
+    let unpacked = tmp.path().join("unpacked");
+    let expected = modularbase_pack::PackRef {
+        id: "python_code".parse().unwrap(),
+        version: semver::Version::new(1, 0, 0),
+    };
+    modularbase_pack::unpack_archive(
+        archive,
+        &unpacked,
+        &modularbase_pack::ArchiveLimits::default(),
+        &expected,
+    )
+    .unwrap();
+    let stored = modularbase_runtime::PackWeights::read(&unpacked.join("weights.gguf")).unwrap();
+    assert_eq!(
+        stored.config.expert_format,
+        modularbase_pack::ExpertFormat::Q4_0
+    );
+    let original = modularbase_runtime::PackWeights::read(&dir.join("weights.gguf")).unwrap();
+    assert_eq!(
+        original.config.expert_format,
+        modularbase_pack::ExpertFormat::Q8_0
+    );
+    assert!(
+        stored.expert_bytes() * 10 < original.expert_bytes() * 6,
+        "Q4_0 experts are not smaller"
+    );
+}

@@ -180,6 +180,33 @@ impl PackWeights {
         Self::from_f32(config, tensors)
     }
 
+    /// The same pack with its experts stored as `format` (widened to F32, then requantized;
+    /// every other tensor untouched). A no-op when they already are.
+    pub fn with_expert_format(self, format: ExpertFormat) -> Result<Self> {
+        if self.config.expert_format == format {
+            return Ok(self);
+        }
+        let config = PackConfig {
+            expert_format: format,
+            ..self.config
+        };
+        config.validate()?;
+        let dtype = config.expert_dtype();
+        let tensors = self
+            .tensors
+            .into_iter()
+            .map(|(name, t)| {
+                if name.starts_with("pack.expert.") {
+                    let wide = t.dequantize(&Device::Cpu)?;
+                    Ok((name, QTensor::quantize(&wide, dtype)?))
+                } else {
+                    Ok((name, t))
+                }
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { config, tensors })
+    }
+
     /// Bytes as stored.
     pub fn storage_bytes(&self) -> u64 {
         self.tensors
