@@ -48,7 +48,7 @@ pub struct EvalReport {
 }
 
 /// Windows of `text` scored one at a time: each is BOS plus up to `window` bytes.
-pub(crate) fn windows(text: &[u8], window: usize) -> impl Iterator<Item = &[u8]> {
+pub fn windows(text: &[u8], window: usize) -> impl Iterator<Item = &[u8]> {
     text.chunks(window.max(1)).filter(|c| c.len() > 1)
 }
 

@@ -40,7 +40,7 @@ pub use cache::{CacheError, CacheEvent, CacheStats, GetError, PackCache, Residen
 pub use config::BaseConfig;
 pub use device::{PickedDevice, cuda_compiled, device_memory, pick_device};
 pub use error::{Result, RuntimeError};
-pub use eval::{BitsPerByte, EVAL_WINDOW, EvalReport, bits_per_byte};
+pub use eval::{BitsPerByte, EVAL_WINDOW, EvalReport, bits_per_byte, windows};
 pub use fallback::{
     BaseInfo, GENERAL_CHAT, InstalledPack, LoadFailure, Loaded, Substitution, fallback_chain,
     load_pack_module, load_with_fallback,

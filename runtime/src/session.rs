@@ -270,14 +270,17 @@ impl Runtime {
 
     /// Bits per byte of `text` with the base alone, with `pack`, or routed: each window goes
     /// to the pack its first [`ROUTE_PREFIX`] bytes are routed to, as a prompt would.
+    /// `on_window` is called before each window (for progress displays).
     pub fn evaluate(
         &mut self,
         text: &[u8],
         target: EvalTarget<'_>,
         window: usize,
+        on_window: &mut dyn FnMut(),
     ) -> Result<EvalReport> {
         let mut report = EvalReport::default();
         for w in windows(text, window) {
+            on_window();
             let score = match target {
                 EvalTarget::Base => score_window(&mut self.base, None, w)?,
                 EvalTarget::Pack(pack) => score_window(&mut self.base, Some(pack), w)?,

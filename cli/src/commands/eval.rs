@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use modularbase_pack::{PackKind, WEIGHTS_FILE};
 use modularbase_runtime::train::read_text;
-use modularbase_runtime::{EvalTarget, PackModule, PackWeights, Runtime, pick_device};
+use modularbase_runtime::{EvalTarget, PackModule, PackWeights, Runtime, pick_device, windows};
 use serde::Serialize;
 
 use crate::cli::EvalArgs;
@@ -85,9 +85,31 @@ pub(crate) fn run(args: &EvalArgs, printer: &Printer) -> anyhow::Result<()> {
         module.check_fits(info.hidden, info.layers)?;
         packs.push((format!("{} {}", manifest.id, manifest.version), module));
     }
+    let texts = args
+        .data
+        .iter()
+        .map(|(_, path)| read_text(std::slice::from_ref(path)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let passes = 1 + packs.len() + usize::from(args.route);
+    let total: usize = texts
+        .iter()
+        .map(|t| windows(t, args.window).count() * passes)
+        .sum();
+    let bar = if printer.is_quiet() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total as u64)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "  evaluating [{bar:30}] {pos}/{len} windows (eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let mut tick = || bar.inc(1);
     let mut rows = Vec::new();
-    for (label, path) in &args.data {
-        let text = read_text(std::slice::from_ref(path))?;
+    for ((label, path), text) in args.data.iter().zip(&texts) {
         let data = path.display().to_string();
         let mut add = |model: String, report: modularbase_runtime::EvalReport| {
             let routing_accuracy =
@@ -109,21 +131,22 @@ pub(crate) fn run(args: &EvalArgs, printer: &Printer) -> anyhow::Result<()> {
         };
         add(
             "base alone".into(),
-            runtime.evaluate(&text, EvalTarget::Base, args.window)?,
+            runtime.evaluate(text, EvalTarget::Base, args.window, &mut tick)?,
         );
         for (name, module) in &packs {
             add(
                 format!("+ {name}"),
-                runtime.evaluate(&text, EvalTarget::Pack(module), args.window)?,
+                runtime.evaluate(text, EvalTarget::Pack(module), args.window, &mut tick)?,
             );
         }
         if args.route {
             add(
                 "routed".into(),
-                runtime.evaluate(&text, EvalTarget::Routed, args.window)?,
+                runtime.evaluate(text, EvalTarget::Routed, args.window, &mut tick)?,
             );
         }
     }
+    bar.finish_and_clear();
     if args.json {
         printer.output(serde_json::to_string_pretty(&rows)?);
         return Ok(());
