@@ -20,11 +20,10 @@ mkdir -p "$results"
 
 python3 examples/corpus.py
 
-# The small mixed set alignment trains on: a slice of each domain and of general text.
+# The small mixed set reasoning's alignment trains on: mostly its own domain, some general text.
 rm -rf "$corpus/mix" && mkdir -p "$corpus/mix"
-for d in general reasoning python_code rust_code general_chat; do
-    head -c 120000 "$corpus/$d/train.txt" > "$corpus/mix/$d.txt"
-done
+head -c 240000 "$corpus/reasoning/train.txt" > "$corpus/mix/reasoning.txt"
+head -c 60000 "$corpus/general/train.txt" > "$corpus/mix/general.txt"
 
 # Bases: 1.0.0 from scratch, 1.1.0 continued from it on the same general text.
 rm -rf "$root/tiny_base-1.0.0" "$root/tiny_base-1.1.0"
@@ -52,7 +51,7 @@ done
 rm -rf "$root/reasoning-1.1.0"
 cp -r "$root/reasoning-1.0.0" "$root/reasoning-1.1.0"
 $mb pack align --base "$root/tiny_base-1.1.0" --mix "$corpus/mix" --path "$root/reasoning-1.1.0" \
-    --steps "$(steps 100)" --seed 4
+    --steps "$(steps 200)" --seed 4
 
 # The figures of examples/README.md.
 labelled=()
