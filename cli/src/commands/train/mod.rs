@@ -1,0 +1,113 @@
+//! `base train`, `pack train`, `pack align` and `router train`: run the runtime's training
+//! with a progress bar, write the result into the pack directory, and record held-out
+//! figures in its model card.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use candle_core::Device;
+use modularbase_pack::{Manifest, PackKind, WEIGHTS_FILE};
+use modularbase_runtime::train::{Corpus, StepReport, TrainSummary};
+use modularbase_runtime::{
+    BaseModel, BitsPerByte, EVAL_WINDOW, PackModule, PackWeights, bits_per_byte, pick_device,
+};
+
+use crate::cli::TrainFlags;
+use crate::printer::Printer;
+
+mod base;
+mod pack;
+mod router;
+
+pub(crate) use base::base;
+pub(crate) use pack::{align, pack};
+pub(crate) use router::router;
+
+/// Held-out bytes scored for a model card (bounded so evaluation stays quick).
+const CARD_EVAL_BYTES: usize = 128 * 1024;
+/// Snippets a pack's routing key is averaged over.
+const KEY_SNIPPETS: usize = 200;
+
+/// The device `flags` names.
+fn device(flags: &TrainFlags, printer: &Printer) -> anyhow::Result<Device> {
+    let picked = pick_device(&flags.device)?;
+    if let Some(note) = picked.note {
+        printer.note(note);
+    }
+    Ok(picked.device)
+}
+
+/// A progress bar for `steps` (hidden with `--quiet`) and the callback that advances it.
+fn progress(
+    printer: &Printer,
+    steps: usize,
+    what: &str,
+) -> (indicatif::ProgressBar, impl FnMut(&StepReport)) {
+    let bar = if printer.is_quiet() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(steps as u64)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix:>10} [{bar:30}] {pos}/{len} steps  {msg}  {elapsed_precise} (eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(what.to_owned());
+    let handle = bar.clone();
+    let step = move |report: &StepReport| {
+        handle.set_position(report.step as u64);
+        handle.set_message(format!("loss {:.3}", report.loss));
+    };
+    (bar, step)
+}
+
+/// Ends the progress bar and says when the run continued an interrupted one.
+fn finish(bar: &indicatif::ProgressBar, summary: &TrainSummary, printer: &Printer) {
+    bar.finish_and_clear();
+    if summary.resumed_at > 0 {
+        printer.line(format!(
+            "Resumed from the checkpoint at step {}",
+            summary.resumed_at
+        ));
+    }
+}
+
+/// The longest snippet (in bytes) routing keys and router training use: about a prompt,
+/// within the base's context (BOS included).
+fn snippet_limit(model: &BaseModel) -> usize {
+    128.min(model.config().context - 1)
+}
+
+fn held_out(corpus: &Corpus) -> &[u8] {
+    &corpus.held_out[..corpus.held_out.len().min(CARD_EVAL_BYTES)]
+}
+
+fn bpb(
+    model: &mut BaseModel,
+    pack: Option<&PackModule>,
+    text: &[u8],
+) -> anyhow::Result<BitsPerByte> {
+    let plug = pack.map(|p| p as &dyn modularbase_runtime::HiddenPlug);
+    let window = EVAL_WINDOW.min(model.config().context);
+    Ok(bits_per_byte(model, plug, text, window)?)
+}
+
+/// The stored pack weights of the pack directory `dir`.
+fn read_pack_weights(dir: &Path) -> anyhow::Result<PackWeights> {
+    PackWeights::read(&dir.join(WEIGHTS_FILE))
+        .with_context(|| format!("cannot read the pack weights in `{}`", dir.display()))
+}
+
+fn check_domain(manifest: &Manifest, dir: &Path) -> anyhow::Result<()> {
+    if manifest.kind != PackKind::Domain {
+        bail!(
+            "`{}` holds a {} pack; only domain packs are trained this way",
+            dir.display(),
+            manifest.kind
+        );
+    }
+    Ok(())
+}
