@@ -324,6 +324,9 @@ fn training_refuses_what_it_cannot_use() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     write_corpora(dir);
+    fs_write_empty(dir);
+    let out = modularbase(dir, &["eval", "--base", "nowhere", "--data", "empty.txt"]);
+    refused(&out, "`empty.txt` has no text to score");
     let out = run(
         dir,
         &[
@@ -367,4 +370,8 @@ fn training_refuses_what_it_cannot_use() {
         "{}",
         text(&out.stderr)
     );
+}
+
+fn fs_write_empty(dir: &Path) {
+    std::fs::write(dir.join("empty.txt"), "").unwrap();
 }

@@ -66,6 +66,14 @@ fn pack_dir(value: &str, home: Option<&Home>) -> anyhow::Result<PathBuf> {
 /// Runs the evaluation and prints a table (or JSON).
 pub(crate) fn run(args: &EvalArgs, printer: &Printer) -> anyhow::Result<()> {
     let device = pick_device("auto")?.device;
+    let mut texts = Vec::with_capacity(args.data.len());
+    for (_, path) in &args.data {
+        let text = read_text(std::slice::from_ref(path))?;
+        if windows(&text, args.window).next().is_none() {
+            bail!("`{}` has no text to score", path.display());
+        }
+        texts.push(text);
+    }
     let (base_dir, others, home) = pack_set(args)?;
     let mut runtime = Runtime::open(&base_dir, &others, u64::MAX / 2, &device)
         .with_context(|| format!("cannot open the base in `{}`", base_dir.display()))?;
@@ -85,11 +93,6 @@ pub(crate) fn run(args: &EvalArgs, printer: &Printer) -> anyhow::Result<()> {
         module.check_fits(info.hidden, info.layers)?;
         packs.push((format!("{} {}", manifest.id, manifest.version), module));
     }
-    let texts = args
-        .data
-        .iter()
-        .map(|(_, path)| read_text(std::slice::from_ref(path)))
-        .collect::<Result<Vec<_>, _>>()?;
     let passes = 1 + packs.len() + usize::from(args.route);
     let total: usize = texts
         .iter()

@@ -133,8 +133,10 @@ pub fn read_text(paths: &[PathBuf]) -> Result<Vec<u8>> {
                 path: file.clone(),
                 source,
             })?;
-            all.extend_from_slice(&bytes);
-            all.extend_from_slice(b"\n\n");
+            if !bytes.is_empty() {
+                all.extend_from_slice(&bytes);
+                all.extend_from_slice(b"\n\n");
+            }
         }
     }
     Ok(all)
