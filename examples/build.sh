@@ -28,9 +28,9 @@ head -c 60000 "$corpus/general/train.txt" > "$corpus/mix/general.txt"
 # Bases: 1.0.0 from scratch, 1.1.0 continued from it on the same general text.
 rm -rf "$root/tiny_base-1.0.0" "$root/tiny_base-1.1.0"
 $mb base train --corpus "$corpus/general/train.txt" --out "$root/tiny_base-1.0.0" \
-    --version 1.0.0 --steps "$(steps 500)" --seed 1
+    --version 1.0.0 --kv-heads 2 --steps "$(steps 500)" --seed 1
 $mb base train --corpus "$corpus/general/train.txt" --out "$root/tiny_base-1.1.0" \
-    --from "$root/tiny_base-1.0.0" --version 1.1.0 --steps "$(steps 150)" --seed 2 --lr 2e-3
+    --from "$root/tiny_base-1.0.0" --version 1.1.0 --kv-heads 2 --steps "$(steps 150)" --seed 2 --lr 2e-3
 
 # The router, on base 1.0 (every pack below is for base 1.0).
 rm -f "$root/router-1.0.0/weights.gguf"

@@ -181,18 +181,9 @@ pub enum RouterCommand {
     Train(RouterTrainArgs),
 }
 
-/// Arguments of `base init`.
+/// The shape of a base core (`base init`, `base train`).
 #[derive(Debug, Args)]
-pub struct BaseInitArgs {
-    /// The base family id.
-    #[arg(long)]
-    pub id: PackId,
-    /// Its version.
-    #[arg(long = "version", id = "pack_version", value_name = "VERSION")]
-    pub version: semver::Version,
-    /// The directory to create.
-    #[arg(long)]
-    pub out: PathBuf,
+pub struct BaseShapeArgs {
     /// Width of the hidden stream.
     #[arg(long, default_value_t = 128)]
     pub hidden: usize,
@@ -211,6 +202,37 @@ pub struct BaseInitArgs {
     /// Longest context in tokens.
     #[arg(long, default_value_t = 512)]
     pub context: usize,
+}
+
+impl BaseShapeArgs {
+    /// The base shape these flags describe.
+    pub(crate) fn config(&self) -> modularbase_runtime::BaseConfig {
+        modularbase_runtime::BaseConfig {
+            hidden: self.hidden,
+            layers: self.layers,
+            heads: self.heads,
+            kv_heads: self.kv_heads.unwrap_or(self.heads),
+            ffn: self.ffn.unwrap_or(self.hidden * 8 / 3 / 32 * 32 + 32),
+            context: self.context,
+            ..modularbase_runtime::BaseConfig::default()
+        }
+    }
+}
+
+/// Arguments of `base init`.
+#[derive(Debug, Args)]
+pub struct BaseInitArgs {
+    /// The base family id.
+    #[arg(long)]
+    pub id: PackId,
+    /// Its version.
+    #[arg(long = "version", id = "pack_version", value_name = "VERSION")]
+    pub version: semver::Version,
+    /// The directory to create.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub shape: BaseShapeArgs,
     /// Seed of the random initialisation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -18,9 +18,20 @@ impl Printer {
         }
     }
 
-    /// Whether only errors are shown (progress bars stay hidden).
-    pub fn is_quiet(&self) -> bool {
-        self.quiet
+    /// A progress bar of `len` units drawn with the indicatif `template` (`{bar:30}`,
+    /// `{pos}`, `{len}`, `{msg}`, …); hidden with `--quiet`.
+    pub fn progress_bar(&self, len: u64, template: &str) -> indicatif::ProgressBar {
+        let bar = if self.quiet {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(len)
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar
     }
 
     /// A step worth showing with `-v` (on stderr).

@@ -261,19 +261,21 @@ fn an_interrupted_base_training_resumes_from_its_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     write_corpora(dir);
+    // The same command twice: killed once it has checkpointed, then run to the end.
+    let train: &[&str] = &[
+        "base",
+        "train",
+        "--corpus",
+        "prose.txt",
+        "--out",
+        "base",
+        "--steps",
+        "400",
+        "--checkpoint-every",
+        "2",
+    ];
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_modularbase"))
-        .args([
-            "base",
-            "train",
-            "--corpus",
-            "prose.txt",
-            "--out",
-            "base",
-            "--steps",
-            "400",
-            "--checkpoint-every",
-            "2",
-        ])
+        .args(train)
         .args(TINY)
         .args(SHORT)
         .current_dir(dir)
@@ -295,22 +297,7 @@ fn an_interrupted_base_training_resumes_from_its_checkpoint() {
         "a killed run left weights behind"
     );
 
-    let out = run(
-        dir,
-        &[
-            "base",
-            "train",
-            "--corpus",
-            "prose.txt",
-            "--out",
-            "base",
-            "--steps",
-            "400",
-            "--checkpoint-every",
-            "2",
-        ],
-        &[TINY, SHORT],
-    );
+    let out = run(dir, train, &[TINY, SHORT]);
     succeeded(&out);
     assert!(
         text(&out.stdout).contains("Resumed from the checkpoint at step"),
@@ -324,7 +311,7 @@ fn training_refuses_what_it_cannot_use() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     write_corpora(dir);
-    fs_write_empty(dir);
+    std::fs::write(dir.join("empty.txt"), "").unwrap();
     let out = modularbase(dir, &["eval", "--base", "nowhere", "--data", "empty.txt"]);
     refused(&out, "`empty.txt` has no text to score");
     let out = run(
@@ -370,8 +357,4 @@ fn training_refuses_what_it_cannot_use() {
         "{}",
         text(&out.stderr)
     );
-}
-
-fn fs_write_empty(dir: &Path) {
-    std::fs::write(dir.join("empty.txt"), "").unwrap();
 }

@@ -204,23 +204,8 @@ struct Rope {
 
 impl Rope {
     fn new(config: &BaseConfig, device: &Device) -> Result<Self> {
-        let half = config.head_dim() / 2;
-        let inv: Vec<f32> = (0..half)
-            .map(|i| {
-                1.0 / config
-                    .rope_theta
-                    .powf(2.0 * i as f32 / config.head_dim() as f32)
-            })
-            .collect();
-        let inv = Tensor::from_vec(inv, (1, half), device)?;
-        let positions = Tensor::arange(0u32, config.context as u32, device)?
-            .to_dtype(DType::F32)?
-            .reshape((config.context, 1))?;
-        let freqs = positions.matmul(&inv)?;
-        Ok(Self {
-            cos: freqs.cos()?,
-            sin: freqs.sin()?,
-        })
+        let (cos, sin) = rope_tables(config, config.context, device)?;
+        Ok(Self { cos, sin })
     }
 
     fn at(&self, offset: usize, len: usize) -> Result<(Tensor, Tensor)> {
@@ -229,6 +214,28 @@ impl Rope {
             self.sin.narrow(0, offset, len)?,
         ))
     }
+}
+
+/// Rotary tables `(cos, sin)`, each `[len, head_dim / 2]`, for positions `0..len`.
+pub(crate) fn rope_tables(
+    config: &BaseConfig,
+    len: usize,
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
+    let half = config.head_dim() / 2;
+    let inv: Vec<f32> = (0..half)
+        .map(|i| {
+            1.0 / config
+                .rope_theta
+                .powf(2.0 * i as f32 / config.head_dim() as f32)
+        })
+        .collect();
+    let inv = Tensor::from_vec(inv, (1, half), device)?;
+    let positions = Tensor::arange(0u32, len as u32, device)?
+        .to_dtype(DType::F32)?
+        .reshape((len, 1))?;
+    let freqs = positions.matmul(&inv)?;
+    Ok((freqs.cos()?, freqs.sin()?))
 }
 
 /// A loaded base core, ready to run.
@@ -417,7 +424,7 @@ pub(crate) fn to_device(t: QTensor, device: &Device) -> Result<QTensor> {
 }
 
 /// `-inf` above the diagonal (shifted by `offset` cached positions); none for one token.
-fn causal_mask(seq: usize, offset: usize, device: &Device) -> Result<Option<Tensor>> {
+pub(crate) fn causal_mask(seq: usize, offset: usize, device: &Device) -> Result<Option<Tensor>> {
     if seq == 1 {
         return Ok(None);
     }

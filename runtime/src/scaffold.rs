@@ -69,6 +69,20 @@ pub fn base_manifest(id: &PackId, version: &Version, config: &BaseConfig) -> Man
     }
 }
 
+/// The model card's table of a base's shape (Markdown).
+pub fn base_shape_table(config: &BaseConfig) -> String {
+    format!(
+        "| | |\n|---|---|\n| blocks | {} |\n| hidden | {} |\n| heads | {} ({} key/value) |\n| feed-forward | {} |\n| context | {} tokens |\n| tokenizer | bytes + BOS/EOS ({} tokens) |\n",
+        config.layers,
+        config.hidden,
+        config.heads,
+        config.kv_heads,
+        config.ffn,
+        config.context,
+        config.vocab
+    )
+}
+
 /// Writes a new, randomly initialised base pack into `dir` (which must not hold a pack).
 pub fn write_base_dir(
     dir: &Path,
@@ -83,14 +97,8 @@ pub fn write_base_dir(
     let weights = BaseWeights::random(config, seed)?;
     write_base_gguf(&dir.join(WEIGHTS_FILE), &weights, id.as_str())?;
     let card = format!(
-        "# {id} {version}\n\nA llama-architecture base core for ModularBase, randomly initialised (seed {seed}); train it with `modularbase base train`.\n\n| | |\n|---|---|\n| blocks | {} |\n| hidden | {} |\n| heads | {} ({} key/value) |\n| feed-forward | {} |\n| context | {} tokens |\n| tokenizer | bytes + BOS/EOS ({} tokens) |\n",
-        config.layers,
-        config.hidden,
-        config.heads,
-        config.kv_heads,
-        config.ffn,
-        config.context,
-        config.vocab
+        "# {id} {version}\n\nA llama-architecture base core for ModularBase, randomly initialised (seed {seed}); train it with `modularbase base train`.\n\n{}",
+        base_shape_table(config)
     );
     write_file(&dir.join(README_FILE), &card)?;
     write_file(&dir.join(MANIFEST_FILE), &manifest.to_toml_string())?;

@@ -54,24 +54,8 @@ pub struct BaseTrainArgs {
         default_value = "1.0.0"
     )]
     pub version: semver::Version,
-    /// Width of the hidden stream.
-    #[arg(long, default_value_t = 128)]
-    pub hidden: usize,
-    /// Transformer blocks.
-    #[arg(long, default_value_t = 4)]
-    pub layers: usize,
-    /// Attention heads.
-    #[arg(long, default_value_t = 4)]
-    pub heads: usize,
-    /// Key/value heads.
-    #[arg(long, default_value_t = 2)]
-    pub kv_heads: usize,
-    /// Feed-forward width.
-    #[arg(long, default_value_t = 352)]
-    pub ffn: usize,
-    /// Longest context in tokens.
-    #[arg(long, default_value_t = 512)]
-    pub context: usize,
+    #[command(flatten)]
+    pub shape: crate::cli::BaseShapeArgs,
     #[command(flatten)]
     pub train: TrainFlags,
 }

@@ -1,22 +1,14 @@
 //! `modularbase base init`: a new, randomly initialised base pack directory.
 
 use anyhow::Context;
-use modularbase_runtime::{BaseConfig, human_bytes, write_base_dir};
+use modularbase_runtime::{human_bytes, write_base_dir};
 
 use crate::cli::BaseInitArgs;
 use crate::printer::Printer;
 
 /// Writes `pack.toml` (kind = base), the model card and `weights.gguf`.
 pub(crate) fn run(args: &BaseInitArgs, printer: &Printer) -> anyhow::Result<()> {
-    let config = BaseConfig {
-        hidden: args.hidden,
-        layers: args.layers,
-        heads: args.heads,
-        kv_heads: args.kv_heads.unwrap_or(args.heads),
-        ffn: args.ffn.unwrap_or(args.hidden * 8 / 3 / 32 * 32 + 32),
-        context: args.context,
-        ..BaseConfig::default()
-    };
+    let config = args.shape.config();
     let manifest = write_base_dir(&args.out, &args.id, &args.version, &config, args.seed)
         .with_context(|| format!("cannot create the base in `{}`", args.out.display()))?;
     let size = std::fs::metadata(args.out.join(modularbase_pack::WEIGHTS_FILE))

@@ -98,17 +98,9 @@ pub(crate) fn run(args: &EvalArgs, printer: &Printer) -> anyhow::Result<()> {
         .iter()
         .map(|t| windows(t, args.window).count() * passes)
         .sum();
-    let bar = if printer.is_quiet() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(total as u64)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "  evaluating [{bar:30}] {pos}/{len} windows (eta {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
+    let bar = printer.progress_bar(
+        total as u64,
+        "  evaluating [{bar:30}] {pos}/{len} windows (eta {eta})",
     );
     let mut tick = || bar.inc(1);
     let mut rows = Vec::new();

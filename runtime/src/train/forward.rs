@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use candle_core::{D, DType, Device, Tensor};
 
-use crate::base::BaseWeights;
+use crate::base::{BaseWeights, causal_mask, rope_tables};
 use crate::config::BaseConfig;
 use crate::error::{Result, RuntimeError};
 
@@ -76,7 +76,7 @@ pub(crate) struct BaseGraph<'a> {
     tensors: &'a Named,
     cos: Tensor,
     sin: Tensor,
-    mask: Tensor,
+    mask: Option<Tensor>,
 }
 
 impl<'a> BaseGraph<'a> {
@@ -87,28 +87,14 @@ impl<'a> BaseGraph<'a> {
         seq: usize,
         device: &Device,
     ) -> Result<Self> {
-        let half = config.head_dim() / 2;
-        let inv: Vec<f32> = (0..half)
-            .map(|i| {
-                1.0 / config
-                    .rope_theta
-                    .powf(2.0 * i as f32 / config.head_dim() as f32)
-            })
-            .collect();
-        let inv = Tensor::from_vec(inv, (1, half), device)?;
-        let positions = Tensor::arange(0u32, seq as u32, device)?
-            .to_dtype(DType::F32)?
-            .reshape((seq, 1))?;
-        let freqs = positions.matmul(&inv)?;
-        let mask: Vec<f32> = (0..seq)
-            .flat_map(|i| (0..seq).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
-            .collect();
+        let (cos, sin) = rope_tables(&config, seq, device)?;
+        let mask = causal_mask(seq, 0, device)?;
         Ok(Self {
             config,
             tensors,
-            cos: freqs.cos()?,
-            sin: freqs.sin()?,
-            mask: Tensor::from_vec(mask, (seq, seq), device)?,
+            cos,
+            sin,
+            mask,
         })
     }
 
@@ -135,8 +121,11 @@ impl<'a> BaseGraph<'a> {
                 .reshape((b, c.heads, t, hd))?)
         };
         let (k, v) = (repeat(k)?, repeat(v)?);
-        let scores =
-            (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?.broadcast_add(&self.mask)?;
+        let scores = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
+        let scores = match &self.mask {
+            Some(mask) => scores.broadcast_add(mask)?,
+            None => scores,
+        };
         let y = candle_nn::ops::softmax(&scores, D::Minus1)?.matmul(&v)?;
         let y = y.transpose(1, 2)?.reshape((b, t, hidden))?;
         linear(&y, self.tensors.get(&format!("{p}.attn_output.weight"))?)

@@ -4,7 +4,7 @@ use anyhow::Context;
 use modularbase_pack::{MANIFEST_FILE, WEIGHTS_FILE};
 use modularbase_runtime::train::{Corpus, clear_checkpoint, train_base};
 use modularbase_runtime::{
-    BaseConfig, BaseModel, README_FILE, base_manifest, read_base_gguf, write_base_gguf,
+    BaseModel, README_FILE, base_manifest, base_shape_table, read_base_gguf, write_base_gguf,
 };
 
 use crate::cli::BaseTrainArgs;
@@ -16,15 +16,7 @@ use super::{bpb, device, finish, held_out, progress};
 /// `base train`.
 pub(crate) fn base(args: &BaseTrainArgs, printer: &Printer) -> anyhow::Result<()> {
     let device = device(&args.train, printer)?;
-    let config = BaseConfig {
-        hidden: args.hidden,
-        layers: args.layers,
-        heads: args.heads,
-        kv_heads: args.kv_heads,
-        ffn: args.ffn,
-        context: args.context,
-        ..BaseConfig::default()
-    };
+    let config = args.shape.config();
     let corpus = Corpus::read(&args.corpus)?;
     let start = match &args.from {
         Some(dir) => Some(read_base_gguf(&dir.join(WEIGHTS_FILE)).with_context(|| {
@@ -65,20 +57,14 @@ pub(crate) fn base(args: &BaseTrainArgs, printer: &Printer) -> anyhow::Result<()
         .with_context(|| format!("cannot write the manifest in `{}`", args.out.display()))?;
     let mut model = BaseModel::new(read_base_gguf(&weights_path)?, &device)?;
     let score = bpb(&mut model, None, held_out(&corpus))?;
+    let from = args.from.as_ref().map_or(String::new(), |d| {
+        format!(", continued from `{}`", d.display())
+    });
     let card = format!(
-        "# {id} {version}\n\nA byte-level llama-architecture base core for ModularBase, trained with `modularbase base train`{from}.\n\n| | |\n|---|---|\n| blocks | {} |\n| hidden | {} |\n| heads | {} ({} key/value) |\n| feed-forward | {} |\n| context | {} tokens |\n| tokenizer | bytes + BOS/EOS |\n",
-        config.layers,
-        config.hidden,
-        config.heads,
-        config.kv_heads,
-        config.ffn,
-        config.context,
-        id = args.id,
-        version = args.version,
-        from = args.from.as_ref().map_or(String::new(), |d| format!(
-            ", continued from `{}`",
-            d.display()
-        )),
+        "# {} {}\n\nA byte-level llama-architecture base core for ModularBase, trained with `modularbase base train`{from}.\n\n{}",
+        args.id,
+        args.version,
+        base_shape_table(&config)
     );
     std::fs::write(args.out.join(README_FILE), card)?;
     let section = format!(

@@ -43,17 +43,9 @@ fn progress(
     steps: usize,
     what: &str,
 ) -> (indicatif::ProgressBar, impl FnMut(&StepReport)) {
-    let bar = if printer.is_quiet() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(steps as u64)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix:>10} [{bar:30}] {pos}/{len} steps  {msg}  {elapsed_precise} (eta {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
+    let bar = printer.progress_bar(
+        steps as u64,
+        "{prefix:>10} [{bar:30}] {pos}/{len} steps  {msg}  {elapsed_precise} (eta {eta})",
     );
     bar.set_prefix(what.to_owned());
     let handle = bar.clone();
