@@ -15,6 +15,7 @@ pub const BENCH_BASE: BaseConfig = BaseConfig {
     context: 512,
     rope_theta: 10_000.0,
     rms_eps: 1e-5,
+    tied_embeddings: false,
 };
 
 /// The pack: width 256, 8 experts of FFN 512, 2 active, Q8_0, after block 3.

@@ -16,7 +16,8 @@ pub struct BaseConfig {
     pub kv_heads: usize,
     /// Width of the SwiGLU feed-forward layer.
     pub ffn: usize,
-    /// Vocabulary size (bytes plus BOS/EOS for the byte tokenizer).
+    /// Vocabulary size: rows of the token embedding (bytes plus BOS/EOS for the byte
+    /// tokenizer).
     pub vocab: usize,
     /// Longest context in tokens.
     pub context: usize,
@@ -24,6 +25,8 @@ pub struct BaseConfig {
     pub rope_theta: f32,
     /// RMSNorm epsilon.
     pub rms_eps: f32,
+    /// The output projection is the token embedding (no `output.weight`), as in SmolLM2.
+    pub tied_embeddings: bool,
 }
 
 impl Default for BaseConfig {
@@ -39,6 +42,7 @@ impl Default for BaseConfig {
             context: 512,
             rope_theta: 10_000.0,
             rms_eps: 1e-5,
+            tied_embeddings: false,
         }
     }
 }

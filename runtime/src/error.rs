@@ -34,6 +34,12 @@ pub enum RuntimeError {
     /// The requested device cannot be used.
     #[error("{0}")]
     Device(String),
+    /// Text could not be turned into tokens or back.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// A chat template could not be rendered.
+    #[error("chat template: {0}")]
+    ChatTemplate(String),
     /// A configuration that cannot describe a model.
     #[error("invalid model configuration: {0}")]
     Config(String),

@@ -3,10 +3,10 @@
 use candle_core::{DType, Tensor};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use std::time::Instant;
 
 use crate::base::{BaseModel, HiddenPlug, last_row};
 use crate::error::Result;
-use crate::tokenizer::EOS;
 
 /// How the next token is chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,8 +71,41 @@ pub fn sample_token(logits: &Tensor, sampling: &Sampling, rng: &mut StdRng) -> R
     Ok(kept.last().map_or_else(argmax, |(i, _)| *i as u32))
 }
 
-/// Generates up to `max_tokens` after `prompt`, stopping at EOS; the prompt runs once and
-/// each new token reuses the KV cache.
+/// How long a generation took: the prompt's one forward pass, then each decoded token.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GenerationStats {
+    /// Prompt tokens run.
+    pub prompt_tokens: usize,
+    /// Seconds the prompt took (up to the first token's logits).
+    pub prompt_seconds: f64,
+    /// Tokens generated.
+    pub decode_tokens: usize,
+    /// Seconds spent generating after the prompt.
+    pub decode_seconds: f64,
+}
+
+impl GenerationStats {
+    /// Prompt tokens per second.
+    pub fn prompt_per_second(&self) -> f64 {
+        rate(self.prompt_tokens, self.prompt_seconds)
+    }
+
+    /// Generated tokens per second (each needs one forward pass after the first).
+    pub fn decode_per_second(&self) -> f64 {
+        rate(self.decode_tokens.saturating_sub(1), self.decode_seconds)
+    }
+}
+
+fn rate(tokens: usize, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        tokens as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// Generates up to `max_tokens` after `prompt`, stopping at the base's stop tokens (EOS,
+/// end of turn); the prompt runs once and each new token reuses the KV cache.
 pub fn generate(
     base: &mut BaseModel,
     plug: Option<&dyn HiddenPlug>,
@@ -80,14 +113,28 @@ pub fn generate(
     max_tokens: usize,
     sampling: &Sampling,
 ) -> Result<Vec<u32>> {
+    Ok(generate_timed(base, plug, prompt, max_tokens, sampling)?.0)
+}
+
+/// [`generate`], with how long the prompt and the decoding took.
+pub fn generate_timed(
+    base: &mut BaseModel,
+    plug: Option<&dyn HiddenPlug>,
+    prompt: &[u32],
+    max_tokens: usize,
+    sampling: &Sampling,
+) -> Result<(Vec<u32>, GenerationStats)> {
     let mut rng = StdRng::seed_from_u64(sampling.seed);
     base.clear_kv_cache();
     let room = base.config().context.saturating_sub(prompt.len());
     let mut out = Vec::new();
+    let started = Instant::now();
     let mut logits = last_row(&base.forward(prompt, 0, plug)?)?;
+    let prompt_seconds = started.elapsed().as_secs_f64();
+    let decoding = Instant::now();
     for step in 0..max_tokens.min(room) {
         let token = sample_token(&logits, sampling, &mut rng)?;
-        if token == EOS {
+        if base.vocab().stop_tokens().contains(&token) {
             break;
         }
         out.push(token);
@@ -97,5 +144,11 @@ pub fn generate(
         logits = last_row(&base.forward(&[token], prompt.len() + step, plug)?)?;
     }
     base.clear_kv_cache();
-    Ok(out)
+    let stats = GenerationStats {
+        prompt_tokens: prompt.len(),
+        prompt_seconds,
+        decode_tokens: out.len(),
+        decode_seconds: decoding.elapsed().as_secs_f64(),
+    };
+    Ok((out, stats))
 }

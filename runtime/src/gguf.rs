@@ -1,17 +1,15 @@
-//! GGUF files: typed metadata access with clear errors, and the base core's llama layout.
+//! GGUF files: typed metadata access with clear errors, and atomic writing. What a file of
+//! each kind holds is owned by its reader (`base/weights.rs`, `pack_module.rs`, `router.rs`).
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Seek, Write};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use candle_core::Device;
+use candle_core::quantized::QTensor;
 use candle_core::quantized::gguf_file::{self, Content, Value};
-use candle_core::quantized::{GgmlDType, QTensor};
 
-use crate::base::BaseWeights;
-use crate::config::BaseConfig;
 use crate::error::{Result, RuntimeError};
-use crate::tokenizer::{BOS, ByteTokenizer, EOS};
 
 /// An open GGUF file: its header and a reader for tensor data.
 pub(crate) struct GgufFile<'p> {
@@ -78,6 +76,24 @@ impl<'p> GgufFile<'p> {
         usize::try_from(n).map_err(|_| self.bad(format!("metadata key `{key}` is too large")))
     }
 
+    /// An unsigned integer metadata value, or `default` when the key is absent.
+    pub(crate) fn usize_or(&self, key: &str, default: usize) -> Result<usize> {
+        if self.content.metadata.contains_key(key) {
+            self.usize(key)
+        } else {
+            Ok(default)
+        }
+    }
+
+    /// A float metadata value, or `default` when the key is absent.
+    pub(crate) fn f32_or(&self, key: &str, default: f32) -> Result<f32> {
+        if self.content.metadata.contains_key(key) {
+            self.f32(key)
+        } else {
+            Ok(default)
+        }
+    }
+
     /// A float metadata value.
     pub(crate) fn f32(&self, key: &str) -> Result<f32> {
         match self.value(key)? {
@@ -101,6 +117,9 @@ impl<'p> GgufFile<'p> {
 
     /// The tensor `name`, checked against `shape` (candle order, outermost first).
     pub(crate) fn tensor(&mut self, name: &str, shape: &[usize]) -> Result<QTensor> {
+        if !self.content.tensor_infos.contains_key(name) {
+            return Err(self.bad(format!("tensor `{name}` is missing")));
+        }
         let tensor = self
             .content
             .tensor(&mut self.reader, name, &Device::Cpu)
@@ -119,8 +138,11 @@ impl<'p> GgufFile<'p> {
     }
 }
 
-/// Writes metadata and tensors as GGUF to `path` (through a temporary file, renamed into
-/// place, so a reader never sees half a file).
+/// Writes metadata and tensors as GGUF version 3 to `path` (through a temporary file,
+/// renamed into place, so a reader never sees half a file).
+///
+/// candle writes version 2; version 3 differs only in allowing big-endian files, so a
+/// little-endian version 2 file becomes version 3 by its version field alone.
 pub(crate) fn write_gguf(
     path: &Path,
     metadata: &[(&str, Value)],
@@ -144,7 +166,13 @@ pub(crate) fn write_gguf(
         let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
         gguf_file::write(&mut writer, &metadata, &tensors)?;
         writer.flush().map_err(io("write"))?;
-        writer.stream_position().map_err(io("write"))?;
+        let mut file = writer
+            .into_inner()
+            .map_err(|e| io("write")(e.into_error()))?;
+        file.seek(SeekFrom::Start(GGUF_VERSION_OFFSET))
+            .map_err(io("write"))?;
+        file.write_all(&GGUF_VERSION.to_le_bytes())
+            .map_err(io("write"))?;
     }
     tmp.as_file().sync_all().map_err(io("write"))?;
     tmp.persist(path).map_err(|e| RuntimeError::Io {
@@ -155,85 +183,12 @@ pub(crate) fn write_gguf(
     Ok(())
 }
 
+/// The GGUF version written.
+const GGUF_VERSION: u32 = 3;
+/// Where the version sits: after the 4-byte magic.
+const GGUF_VERSION_OFFSET: u64 = 4;
+
 /// A size as a GGUF `u32` metadata value (saturating).
 pub(crate) fn u32_value(n: usize) -> Value {
     Value::U32(u32::try_from(n).unwrap_or(u32::MAX))
 }
-
-/// Writes a base core as a llama GGUF: `general.architecture = "llama"`, `llama.*` shape
-/// keys, llama.cpp tensor names and a byte-level vocabulary llama.cpp understands.
-pub fn write_base_gguf(path: &Path, weights: &BaseWeights, name: &str) -> Result<()> {
-    let c = &weights.config;
-    let tokens = ByteTokenizer.token_strings();
-    let metadata = vec![
-        ("general.architecture", Value::String("llama".into())),
-        ("general.name", Value::String(name.to_owned())),
-        ("general.file_type", Value::U32(1)),
-        ("llama.context_length", u32_value(c.context)),
-        ("llama.embedding_length", u32_value(c.hidden)),
-        ("llama.block_count", u32_value(c.layers)),
-        ("llama.feed_forward_length", u32_value(c.ffn)),
-        ("llama.attention.head_count", u32_value(c.heads)),
-        ("llama.attention.head_count_kv", u32_value(c.kv_heads)),
-        ("llama.rope.dimension_count", u32_value(c.head_dim())),
-        ("llama.rope.freq_base", Value::F32(c.rope_theta)),
-        (
-            "llama.attention.layer_norm_rms_epsilon",
-            Value::F32(c.rms_eps),
-        ),
-        ("llama.vocab_size", u32_value(c.vocab)),
-        ("tokenizer.ggml.model", Value::String("llama".into())),
-        (
-            "tokenizer.ggml.tokens",
-            Value::Array(tokens.into_iter().map(Value::String).collect()),
-        ),
-        (
-            "tokenizer.ggml.scores",
-            Value::Array((0..c.vocab).map(|_| Value::F32(0.0)).collect()),
-        ),
-        // llama.cpp token types: 6 = byte, 3 = control.
-        (
-            "tokenizer.ggml.token_type",
-            Value::Array(
-                (0..c.vocab)
-                    .map(|t| Value::I32(if t < 256 { 6 } else { 3 }))
-                    .collect(),
-            ),
-        ),
-        ("tokenizer.ggml.bos_token_id", Value::U32(BOS)),
-        ("tokenizer.ggml.eos_token_id", Value::U32(EOS)),
-    ];
-    write_gguf(path, &metadata, &weights.tensors)
-}
-
-/// Reads a base core written by [`write_base_gguf`] (or any llama GGUF of this layout).
-pub fn read_base_gguf(path: &Path) -> Result<BaseWeights> {
-    let mut file = GgufFile::open(path, "base")?;
-    let architecture = file.string("general.architecture")?;
-    if architecture != "llama" {
-        return Err(file.bad(format!(
-            "`general.architecture` is `{architecture}`, a base must be `llama`"
-        )));
-    }
-    let config = BaseConfig {
-        hidden: file.usize("llama.embedding_length")?,
-        layers: file.usize("llama.block_count")?,
-        heads: file.usize("llama.attention.head_count")?,
-        kv_heads: file.usize("llama.attention.head_count_kv")?,
-        ffn: file.usize("llama.feed_forward_length")?,
-        vocab: file.usize("llama.vocab_size")?,
-        context: file.usize("llama.context_length")?,
-        rope_theta: file.f32("llama.rope.freq_base")?,
-        rms_eps: file.f32("llama.attention.layer_norm_rms_epsilon")?,
-    };
-    config.validate().map_err(|e| file.bad(e.to_string()))?;
-    let mut tensors = Vec::new();
-    for (name, shape) in BaseWeights::layout(&config) {
-        let tensor = file.tensor(&name, &shape)?;
-        tensors.push((name, tensor));
-    }
-    Ok(BaseWeights { config, tensors })
-}
-
-/// The storage type matrices of a base are kept in.
-pub(crate) const BASE_MATRIX_DTYPE: GgmlDType = GgmlDType::F16;

@@ -17,6 +17,7 @@
 
 mod base;
 mod cache;
+mod chat;
 mod config;
 mod device;
 mod error;
@@ -24,6 +25,7 @@ mod eval;
 mod fallback;
 mod generate;
 mod gguf;
+mod import;
 mod init;
 mod moe;
 mod monitor;
@@ -34,9 +36,14 @@ mod scaffold;
 mod session;
 mod tokenizer;
 pub mod train;
+mod vocab;
 
-pub use base::{BaseModel, BaseWeights, HiddenPlug};
+pub use base::{
+    BaseModel, BaseWeights, GeneralInfo, HiddenPlug, SUPPORTED_TENSOR_TYPES, read_base_gguf,
+    write_base_gguf,
+};
 pub use cache::{CacheError, CacheEvent, CacheStats, GetError, PackCache, ResidentPart, Sized64};
+pub use chat::{ChatMessage, ChatTemplate};
 pub use config::BaseConfig;
 pub use device::{PickedDevice, cuda_compiled, device_memory, pick_device};
 pub use error::{Result, RuntimeError};
@@ -45,12 +52,13 @@ pub use fallback::{
     BaseInfo, GENERAL_CHAT, InstalledPack, LoadFailure, Loaded, Substitution, fallback_chain,
     load_pack_module, load_with_fallback,
 };
-pub use generate::{Sampling, generate, sample_token};
-pub use gguf::{read_base_gguf, write_base_gguf};
+pub use generate::{GenerationStats, Sampling, generate, generate_timed, sample_token};
+pub use import::{ImportOptions, ImportedBase, import_base};
 pub use monitor::{ComponentRow, ComponentState, MonitorView, human_bytes};
 pub use pack_module::{PackConfig, PackModule, PackWeights, read_pack_key};
 pub use predictor::Predictor;
 pub use router::{DEFAULT_THRESHOLD, Route, RouteScore, Router};
 pub use scaffold::{README_FILE, base_manifest, base_shape_table, write_base_dir, write_pack_dir};
 pub use session::{EvalTarget, ROUTE_PREFIX, RunOptions, RunReport, Runtime};
-pub use tokenizer::{BOS, ByteTokenizer, EOS, VOCAB_SIZE};
+pub use tokenizer::{BOS, BpeTokenizer, ByteTokenizer, EOS, Tokenizer, VOCAB_SIZE};
+pub use vocab::Vocab;

@@ -6,10 +6,9 @@ use std::path::Path;
 use modularbase_pack::{MANIFEST_FILE, Manifest, ModelShape, PackId, PackKind, WEIGHTS_FILE};
 use semver::Version;
 
-use crate::base::BaseWeights;
+use crate::base::{BaseWeights, write_base_gguf};
 use crate::config::BaseConfig;
 use crate::error::{Result, RuntimeError};
-use crate::gguf::write_base_gguf;
 use crate::pack_module::PackWeights;
 
 /// File name of the model card scaffolds write.
@@ -95,7 +94,7 @@ pub fn write_base_dir(
     create_dir(dir)?;
     let manifest = base_manifest(id, version, config);
     let weights = BaseWeights::random(config, seed)?;
-    write_base_gguf(&dir.join(WEIGHTS_FILE), &weights, id.as_str())?;
+    write_base_gguf(&dir.join(WEIGHTS_FILE), &weights, &manifest)?;
     let card = format!(
         "# {id} {version}\n\nA llama-architecture base core for ModularBase, randomly initialised (seed {seed}); train it with `modularbase base train`.\n\n{}",
         base_shape_table(config)

@@ -9,13 +9,13 @@ use std::time::Instant;
 use candle_core::{Device, Tensor};
 use modularbase_pack::PackKind;
 
+use crate::base::read_base_gguf;
 use crate::base::{BaseModel, HiddenPlug};
 use crate::cache::{CacheEvent, PackCache};
 use crate::error::{Result, RuntimeError};
 use crate::eval::{EvalReport, score_window, windows};
 use crate::fallback::{BaseInfo, GENERAL_CHAT, InstalledPack, Substitution, load_with_fallback};
-use crate::generate::{Sampling, generate};
-use crate::gguf::read_base_gguf;
+use crate::generate::{GenerationStats, Sampling, generate_timed};
 use crate::monitor::{ComponentRow, ComponentState, MonitorView};
 use crate::pack_module::{PackModule, read_pack_key};
 use crate::router::{Route, RouteScore, Router};
@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub sampling: Sampling,
     /// Use this pack instead of routing.
     pub force_pack: Option<String>,
+    /// Wrap the prompt in the base's chat template (one user turn) when it has one.
+    pub chat: bool,
 }
 
 /// Bytes of a window that decide its route in a routed evaluation (about a prompt's length).
@@ -71,6 +73,8 @@ pub struct RunReport {
     pub insertion_layer: Option<usize>,
     /// Generation speed.
     pub tokens_per_second: f64,
+    /// Prompt and decoding times.
+    pub stats: GenerationStats,
 }
 
 /// The base, the router and the installed packs under one memory budget.
@@ -172,11 +176,19 @@ impl Runtime {
 
     /// Routes `prompt` (or uses the forced pack), loads the pack with fallback, generates.
     pub fn run(&mut self, prompt: &str, options: &RunOptions) -> Result<RunReport> {
-        let tokens = ByteTokenizer.encode(prompt);
         let (scores, route, wanted) = match &options.force_pack {
             Some(id) => (Vec::new(), None, Some(id.clone())),
-            None => self.route_tokens(&tokens)?,
+            None => {
+                let tokens = self.base.vocab().encode(prompt)?;
+                self.route_tokens(&tokens)?
+            }
         };
+        let text = if options.chat {
+            self.base.vocab().chat_prompt(prompt)?
+        } else {
+            prompt.to_owned()
+        };
+        let tokens = self.base.vocab().encode(&text)?;
         let (pack, substitutions) = self.load(wanted.as_deref());
         let usage_before = pack
             .as_ref()
@@ -185,7 +197,7 @@ impl Runtime {
         let plug: Option<&dyn HiddenPlug> =
             pack.as_ref().map(|(_, p)| p.as_ref() as &dyn HiddenPlug);
         let started = Instant::now();
-        let generated = generate(
+        let (generated, stats) = generate_timed(
             &mut self.base,
             plug,
             &tokens,
@@ -212,7 +224,7 @@ impl Runtime {
             crate::fallback::load_pack_module(pack, base_info, device).map_err(|_| ())
         });
         Ok(RunReport {
-            text: ByteTokenizer.decode(&generated),
+            text: self.base.vocab().decode(&generated)?,
             tokens: generated.len(),
             scores,
             route,
@@ -222,6 +234,7 @@ impl Runtime {
             events: self.cache.take_events(),
             expert_usage,
             insertion_layer,
+            stats,
             tokens_per_second: if seconds > 0.0 {
                 generated.len() as f64 / seconds
             } else {
@@ -278,6 +291,13 @@ impl Runtime {
         window: usize,
         on_window: &mut dyn FnMut(),
     ) -> Result<EvalReport> {
+        if !self.base.vocab().is_bytes() {
+            return Err(RuntimeError::Config(format!(
+                "bits-per-byte evaluation scores byte tokens; base `{}` has a {} vocabulary",
+                self.base_info.id,
+                self.base.vocab().description()
+            )));
+        }
         let mut report = EvalReport::default();
         for w in windows(text, window) {
             on_window();

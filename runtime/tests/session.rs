@@ -156,6 +156,7 @@ fn options(force: Option<&str>) -> RunOptions {
         max_tokens: 4,
         sampling: Sampling::greedy(),
         force_pack: force.map(str::to_owned),
+        chat: false,
     }
 }
 

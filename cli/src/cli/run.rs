@@ -48,6 +48,10 @@ pub struct RunArgs {
     /// Show the memory dashboard after answering.
     #[arg(long)]
     pub monitor: bool,
+    /// Wrap the prompt as one user turn in the base's chat template (ChatML for SmolLM2)
+    /// and stop at its end of turn; bases without a template take the prompt as it is.
+    #[arg(long)]
+    pub chat: bool,
 }
 
 /// Arguments of `monitor`.

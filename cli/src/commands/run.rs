@@ -17,6 +17,7 @@ pub(crate) fn run(args: &RunArgs, printer: &Printer) -> anyhow::Result<()> {
             seed: args.seed,
         },
         force_pack: forced,
+        chat: args.chat,
     };
     let report = runtime.run(&args.prompt, &options)?;
     for s in &report.substitutions {
@@ -78,7 +79,11 @@ fn debug(report: &RunReport, printer: &Printer) {
         printer.note(line);
     }
     printer.note(format!(
-        "{} tokens at {:.1} tokens/s",
-        report.tokens, report.tokens_per_second
+        "{} tokens at {:.1} tokens/s (prompt: {} tokens at {:.1} tokens/s; decode: {:.1} tokens/s)",
+        report.tokens,
+        report.tokens_per_second,
+        report.stats.prompt_tokens,
+        report.stats.prompt_per_second(),
+        report.stats.decode_per_second()
     ));
 }

@@ -51,8 +51,8 @@ pub(crate) fn base(args: &BaseTrainArgs, printer: &Printer) -> anyhow::Result<()
     )?;
     finish(&bar, &summary, printer);
     let weights_path = args.out.join(WEIGHTS_FILE);
-    write_base_gguf(&weights_path, &weights, args.id.as_str())?;
     let manifest = base_manifest(&args.id, &args.version, &config);
+    write_base_gguf(&weights_path, &weights, &manifest)?;
     std::fs::write(args.out.join(MANIFEST_FILE), manifest.to_toml_string())
         .with_context(|| format!("cannot write the manifest in `{}`", args.out.display()))?;
     let mut model = BaseModel::new(read_base_gguf(&weights_path)?, &device)?;

@@ -167,6 +167,7 @@ impl<'a> Tour<'a> {
             max_tokens: MAX_TOKENS,
             sampling: Sampling::greedy(),
             force_pack: by_name.then(|| prompt.pack.to_owned()),
+            chat: false,
         };
         let report = self
             .runtime

@@ -2,19 +2,30 @@
 //! cache, SwiGLU) whose weights use llama.cpp's GGUF names.
 //!
 //! Packs plug in through [`HiddenPlug`]: after block `insertion_layer` the hidden stream
-//! becomes `h + plug.delta(h)`.
+//! becomes `h + plug.delta(h)`. Matrices stay as stored (quantized or F16) and run through
+//! candle's quantized matmul; the file layout lives in `weights.rs`.
+
+mod embedding;
+mod linear;
+mod weights;
+
+pub use weights::{
+    BaseWeights, GeneralInfo, SUPPORTED_TENSOR_TYPES, read_base_gguf, write_base_gguf,
+};
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::quantized::{QMatMul, QTensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::ops::softmax_last_dim;
 use candle_nn::rotary_emb::rope_i;
 
 use crate::config::BaseConfig;
 use crate::error::{Result, RuntimeError};
-use crate::gguf::BASE_MATRIX_DTYPE;
-use crate::init::Init;
+use crate::vocab::Vocab;
+use embedding::Embedding;
+use linear::Linear;
 
 /// Something that adds to the base's hidden stream at one layer (a pack).
 pub trait HiddenPlug {
@@ -22,86 +33,6 @@ pub trait HiddenPlug {
     fn insertion_layer(&self) -> usize;
     /// The delta for hidden states `h` of shape `[batch, seq, hidden]`.
     fn delta(&self, h: &Tensor) -> Result<Tensor>;
-}
-
-/// A base core's tensors by llama.cpp name, in file order.
-#[derive(Debug)]
-pub struct BaseWeights {
-    /// The shape.
-    pub config: BaseConfig,
-    /// `(name, tensor)` in the canonical order.
-    pub tensors: Vec<(String, QTensor)>,
-}
-
-impl BaseWeights {
-    /// Names and shapes (outermost first) of every tensor of a base with `config`.
-    pub fn layout(config: &BaseConfig) -> Vec<(String, Vec<usize>)> {
-        let (h, kv) = (config.hidden, config.kv_heads * config.head_dim());
-        let mut out = vec![("token_embd.weight".to_owned(), vec![config.vocab, h])];
-        for i in 0..config.layers {
-            let p = format!("blk.{i}");
-            out.extend([
-                (format!("{p}.attn_norm.weight"), vec![h]),
-                (format!("{p}.attn_q.weight"), vec![h, h]),
-                (format!("{p}.attn_k.weight"), vec![kv, h]),
-                (format!("{p}.attn_v.weight"), vec![kv, h]),
-                (format!("{p}.attn_output.weight"), vec![h, h]),
-                (format!("{p}.ffn_norm.weight"), vec![h]),
-                (format!("{p}.ffn_gate.weight"), vec![config.ffn, h]),
-                (format!("{p}.ffn_up.weight"), vec![config.ffn, h]),
-                (format!("{p}.ffn_down.weight"), vec![h, config.ffn]),
-            ]);
-        }
-        out.push(("output_norm.weight".to_owned(), vec![h]));
-        out.push(("output.weight".to_owned(), vec![config.vocab, h]));
-        out
-    }
-
-    /// Randomly initialised weights (normal, std 0.02; norms 1), reproducible from `seed`.
-    /// Matrices are stored F16, norm vectors F32 (as llama.cpp expects).
-    pub fn random(config: &BaseConfig, seed: u64) -> Result<Self> {
-        config.validate()?;
-        let mut init = Init::new(seed);
-        let mut tensors = Vec::new();
-        for (name, shape) in Self::layout(config) {
-            let tensor = if shape.len() == 1 {
-                init.ones(&shape)?
-            } else {
-                init.normal(&shape, 0.02)?
-            };
-            tensors.push((name, tensor));
-        }
-        Self::from_f32(config, tensors)
-    }
-
-    /// Stores F32 tensors given in layout order: matrices F16, norm vectors F32.
-    pub fn from_f32(config: &BaseConfig, tensors: Vec<(String, Tensor)>) -> Result<Self> {
-        config.validate()?;
-        let tensors = tensors
-            .into_iter()
-            .map(|(name, t)| {
-                let t = t.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
-                let dtype = if t.rank() == 1 {
-                    GgmlDType::F32
-                } else {
-                    BASE_MATRIX_DTYPE
-                };
-                Ok((name, QTensor::quantize(&t, dtype)?))
-            })
-            .collect::<Result<_>>()?;
-        Ok(Self {
-            config: *config,
-            tensors,
-        })
-    }
-
-    /// Bytes the tensors occupy as stored.
-    pub fn storage_bytes(&self) -> u64 {
-        self.tensors
-            .iter()
-            .map(|(_, t)| t.storage_size_in_bytes() as u64)
-            .sum()
-    }
 }
 
 struct RmsNorm {
@@ -116,10 +47,10 @@ impl RmsNorm {
 }
 
 struct Attention {
-    q: QMatMul,
-    k: QMatMul,
-    v: QMatMul,
-    o: QMatMul,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
     heads: usize,
     kv_heads: usize,
     head_dim: usize,
@@ -144,8 +75,9 @@ impl Attention {
         let k = heads(self.k.forward(x)?, self.kv_heads)?;
         let v = heads(self.v.forward(x)?, self.kv_heads)?;
         let (cos, sin) = rope.at(offset, seq)?;
-        let q = rope_i(&q, &cos, &sin)?;
-        let k = rope_i(&k, &cos, &sin)?;
+        let q = round_to_f16(rope_i(&q, &cos, &sin)?)?;
+        let k = round_to_f16(rope_i(&k, &cos, &sin)?)?;
+        let v = round_to_f16(v)?;
         let (k, v) = match &self.cache {
             Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
             None => (k, v),
@@ -161,8 +93,16 @@ impl Attention {
         };
         let y = softmax_last_dim(&scores)?.matmul(&v.contiguous()?)?;
         let y = y.transpose(1, 2)?.reshape((b, seq, hidden))?;
-        Ok(self.o.forward(&y)?)
+        self.o.forward(&y)
     }
+}
+
+/// `t` rounded to F16 precision (kept F32): attention's queries, keys and values carry F16
+/// precision, as in llama.cpp, whose KV cache is F16 and which multiplies queries by it in
+/// F16. Matching it matters: SmolLM2's greedy tokens follow llama.cpp's for 2–3× as many
+/// steps with it than with F32 attention (`tests/llamacpp_parity.rs`).
+fn round_to_f16(t: Tensor) -> Result<Tensor> {
+    Ok(t.to_dtype(DType::F16)?.to_dtype(DType::F32)?)
 }
 
 /// Repeats key/value heads for grouped-query attention.
@@ -177,15 +117,15 @@ fn repeat_kv(x: Tensor, groups: usize) -> Result<Tensor> {
 }
 
 struct Mlp {
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
 }
 
 impl Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let gated = (candle_nn::ops::silu(&self.gate.forward(x)?)? * self.up.forward(x)?)?;
-        Ok(self.down.forward(&gated)?)
+        self.down.forward(&gated)
     }
 }
 
@@ -241,13 +181,14 @@ pub(crate) fn rope_tables(
 /// A loaded base core, ready to run.
 pub struct BaseModel {
     config: BaseConfig,
-    embed: Tensor,
+    embed: Embedding,
     blocks: Vec<Block>,
     norm: RmsNorm,
-    output: QMatMul,
+    output: Linear,
     rope: Rope,
     device: Device,
     bytes: u64,
+    vocab: Vocab,
 }
 
 impl std::fmt::Debug for BaseModel {
@@ -265,17 +206,21 @@ impl BaseModel {
         let config = weights.config;
         config.validate()?;
         let bytes = weights.storage_bytes();
+        let vocab = weights.vocab;
         let mut by_name: HashMap<String, QTensor> = weights.tensors.into_iter().collect();
+        let table =
+            Arc::new(by_name.remove("token_embd.weight").ok_or_else(|| {
+                RuntimeError::Config("tensor `token_embd.weight` is missing".into())
+            })?);
         let mut take = |name: String| -> Result<QTensor> {
-            let t = by_name
+            by_name
                 .remove(&name)
-                .ok_or_else(|| RuntimeError::Config(format!("tensor `{name}` is missing")))?;
-            to_device(t, device)
+                .ok_or_else(|| RuntimeError::Config(format!("tensor `{name}` is missing")))
         };
-        let matmul = |t: QTensor| -> Result<QMatMul> { Ok(QMatMul::from_qtensor(t)?) };
+        let matmul = |t: QTensor| Linear::new(t, device);
         let vector = |t: QTensor| -> Result<Tensor> { Ok(t.dequantize(device)?) };
         let eps = config.rms_eps;
-        let embed = vector(take("token_embd.weight".into())?)?;
+        let embed = Embedding::new(table.clone(), device)?;
         let mut blocks = Vec::with_capacity(config.layers);
         for i in 0..config.layers {
             let p = format!("blk.{i}");
@@ -309,7 +254,15 @@ impl BaseModel {
             weight: vector(take("output_norm.weight".into())?)?,
             eps,
         };
-        let output = matmul(take("output.weight".into())?)?;
+        let output = if config.tied_embeddings {
+            if device.same_device(&table.device()) {
+                Linear::Plain(QMatMul::from_arc(table)?)
+            } else {
+                Linear::Plain(QMatMul::from_qtensor(copy_to_device(&table, device)?)?)
+            }
+        } else {
+            matmul(take("output.weight".into())?)?
+        };
         Ok(Self {
             config,
             embed,
@@ -319,6 +272,7 @@ impl BaseModel {
             rope: Rope::new(&config, device)?,
             device: device.clone(),
             bytes,
+            vocab,
         })
     }
 
@@ -330,6 +284,11 @@ impl BaseModel {
     /// The model's shape.
     pub fn config(&self) -> &BaseConfig {
         &self.config
+    }
+
+    /// Its tokenizer, stop tokens and chat template.
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
     }
 
     /// The device it runs on.
@@ -368,8 +327,13 @@ impl BaseModel {
                 self.config.context
             )));
         }
-        let ids = Tensor::new(tokens, &self.device)?;
-        let mut h = self.embed.index_select(&ids, 0)?.unsqueeze(0)?;
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.config.vocab) {
+            return Err(RuntimeError::Config(format!(
+                "token {bad} is outside the base's vocabulary of {}",
+                self.config.vocab
+            )));
+        }
+        let mut h = self.embed.forward(tokens)?.unsqueeze(0)?;
         let mask = causal_mask(seq, offset, &self.device)?;
         for (i, block) in self.blocks.iter_mut().enumerate() {
             let attn = block.attn.forward(
@@ -396,7 +360,7 @@ impl BaseModel {
         plug: Option<&dyn HiddenPlug>,
     ) -> Result<Tensor> {
         let h = self.hidden_states(tokens, offset, plug)?;
-        Ok(self.output.forward(&h)?)
+        self.output.forward(&h)
     }
 
     /// The prompt's mean-pooled final hidden state `[hidden]`, without any pack; leaves the
@@ -414,6 +378,11 @@ pub(crate) fn to_device(t: QTensor, device: &Device) -> Result<QTensor> {
     if device.same_device(&t.device()) {
         return Ok(t);
     }
+    copy_to_device(&t, device)
+}
+
+/// A copy of `t` on `device`.
+fn copy_to_device(t: &QTensor, device: &Device) -> Result<QTensor> {
     let data = t.data()?;
     Ok(candle_core::quantized::ggml_file::qtensor_from_ggml(
         t.dtype(),
