@@ -95,6 +95,10 @@ pub struct DemoArgs {
     /// Stop after the scripted part instead of serving the marketplace until Ctrl-C.
     #[arg(long)]
     pub exit: bool,
+    /// Also import, publish, install and chat with a real model fetched by
+    /// `scripts/fetch-model.sh` (for now: smollm2-135m).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
 }
 
 /// Arguments of `login`.
@@ -169,6 +173,31 @@ pub enum BaseCommand {
     /// Example: modularbase base train --corpus ./corpus/general --out ./tiny_base --steps 1500
     #[command(disable_version_flag = true)]
     Train(BaseTrainArgs),
+    /// Wrap a llama-family GGUF (SmolLM2, Llama, …) as a base pack: pack.toml, a model card
+    /// from its `general.*` keys and shape, and weights.gguf with its tensor bytes unchanged.
+    ///
+    /// Example: modularbase base import SmolLM2-135M-Instruct.Q4_1.gguf --id smollm2_135m --version 1.0.0
+    #[command(disable_version_flag = true)]
+    Import(BaseImportArgs),
+}
+
+/// Arguments of `base import`.
+#[derive(Debug, Args)]
+pub struct BaseImportArgs {
+    /// The GGUF file (`scripts/fetch-model.sh smollm2-135m` prints where it put SmolLM2).
+    pub file: PathBuf,
+    /// The base family id.
+    #[arg(long)]
+    pub id: PackId,
+    /// Its version.
+    #[arg(long = "version", id = "pack_version", value_name = "VERSION")]
+    pub version: semver::Version,
+    /// The directory to create (default: `./ID`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Requantize every matrix (q8_0 or q4_0) instead of keeping the file's tensor bytes.
+    #[arg(long, value_name = "TYPE", value_parser = ["q8_0", "q4_0"])]
+    pub quantize: Option<String>,
 }
 
 /// `modularbase router …`.

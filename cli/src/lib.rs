@@ -40,6 +40,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Registry(command) => modularbase_registry::run_command(command),
         Command::Base(BaseCommand::Init(args)) => commands::base_init::run(&args, printer),
         Command::Base(BaseCommand::Train(args)) => commands::train::base(&args, printer),
+        Command::Base(BaseCommand::Import(args)) => commands::base_import::run(&args, printer),
         Command::Pack(PackCommand::Train(args)) => commands::train::pack(&args, printer),
         Command::Pack(PackCommand::Align(args)) => commands::train::align(&args, printer),
         Command::Router(RouterCommand::Train(args)) => commands::train::router(&args, printer),

@@ -21,6 +21,7 @@
 mod binary;
 mod browser;
 mod html;
+pub mod llamacpp;
 mod marketplace;
 mod pack;
 mod registry;

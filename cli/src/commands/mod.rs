@@ -1,5 +1,6 @@
 //! One file per command: parse arguments, call an op, report the result.
 
+pub(crate) mod base_import;
 pub(crate) mod base_init;
 pub(crate) mod completions;
 pub(crate) mod demo;
