@@ -21,6 +21,11 @@ const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/packs")
 /// Runs `modularbase demo ARGS`, killing it (by its pid) if it outlives [`TIMEOUT`]. Its
 /// output goes to files, so a full pipe can never stall it.
 fn demo(args: &[&str]) -> Output {
+    demo_with(args, &[])
+}
+
+/// [`demo`] with more environment variables.
+fn demo_with(args: &[&str], envs: &[(&str, &Path)]) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_modularbase"))
@@ -32,6 +37,7 @@ fn demo(args: &[&str]) -> Output {
         .env("MODULARBASE_REGISTRY", "http://127.0.0.1:9")
         .env("MODULARBASE_TOKEN", "mbr_0_not-a-token")
         .env("NO_COLOR", "1")
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(File::create(&out_path).unwrap())
         .stderr(File::create(&err_path).unwrap())
@@ -126,4 +132,40 @@ fn the_demo_runs_end_to_end_and_leaves_nothing_behind() {
 fn the_demo_says_where_it_looked_for_missing_examples() {
     let out = demo(&["--exit", "--examples", "no/such/dir"]);
     refused(&out, "`--examples no/such/dir`: no such directory");
+}
+
+#[test]
+fn the_demo_chats_with_a_fetched_real_model() {
+    let model = modularbase_tests::llamacpp::smollm2();
+    let models = model.parent().and_then(Path::parent).unwrap();
+    let out = demo_with(
+        &["--exit", "--examples", EXAMPLES, "--model", "smollm2-135m"],
+        &[("MODULARBASE_MODELS", models)],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let real = &stdout[position(&stdout, "━━ 11. A real model: smollm2-135m")..];
+    position(
+        real,
+        "as smollm2_135m 1.0.0 (byte-level BPE, `smollm` splitting (49152 tokens))",
+    );
+    position(real, "published smollm2_135m 1.0.0");
+    position(real, "Installed smollm2_135m 1.0.0");
+    // Greedy answers of the real model through its chat template.
+    position(real, "def square");
+    position(real, "━━ 12. The marketplace");
+}
+
+#[test]
+fn a_model_that_was_never_fetched_is_a_hint_before_the_demo_starts() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = demo_with(
+        &["--exit", "--examples", EXAMPLES, "--model", "smollm2-135m"],
+        &[("MODULARBASE_MODELS", empty.path())],
+    );
+    refused(&out, "model `smollm2-135m` has not been fetched");
+    refused(&out, "help: run `scripts/fetch-model.sh smollm2-135m`");
+    assert!(!text(&out.stdout).contains("1. A registry"), "nothing ran");
+    let out = demo_with(&["--exit", "--examples", EXAMPLES, "--model", "gpt5"], &[]);
+    refused(&out, "unknown model `gpt5`; known models: smollm2-135m");
 }

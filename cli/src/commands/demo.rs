@@ -4,7 +4,10 @@
 //! broken to show the fallback, the monitor; then the marketplace is served until Ctrl-C
 //! (`--exit` stops at the end). Each step runs what the matching command runs.
 
+use std::path::Path;
+
 use anyhow::Context;
+use modularbase_runtime::{ImportOptions, RunOptions, Sampling, import_base};
 
 use super::{key, login, pack_install, pack_resolve};
 use crate::cli::{DemoArgs, InstallArgs, KeyNameArgs, KeyRegisterArgs, LoginArgs};
@@ -12,16 +15,22 @@ use crate::client::RegistryClient;
 use crate::home::Home;
 use crate::ops::HttpIndex;
 use crate::ops::demo::{self, DemoRegistry, Tour, heading};
-use crate::printer::Printer;
+use crate::ops::models::{KnownModel, locate_model};
+use crate::ops::runtime::{installed_set, open_dirs};
+use crate::printer::{Printer, human_bytes};
 
 /// The install the demo explains.
 const FIRST_INSTALL: &str = "python_code@1.0.0";
+/// Tokens the real model may answer with.
+const REAL_MODEL_TOKENS: usize = 96;
 /// What it installs next.
 const THEN_INSTALL: [&str; 3] = ["router", "general_chat", "rust_code"];
 
 /// Runs the demo.
 pub(crate) fn run(args: &DemoArgs, printer: &Printer) -> anyhow::Result<()> {
     let examples = demo::read_examples(&demo::locate_examples(args.examples.as_deref())?)?;
+    // Before anything runs: a model that was never fetched is a hint, not a half demo.
+    let model = args.model.as_deref().map(locate_model).transpose()?;
     // Declared first, so it is removed last, after the registry has stopped.
     let scratch = tempfile::Builder::new()
         .prefix("modularbase-demo-")
@@ -64,10 +73,18 @@ pub(crate) fn run(args: &DemoArgs, printer: &Printer) -> anyhow::Result<()> {
     registry.check_interrupt()?;
 
     tour(&home, &registry, printer)?;
+    let marketplace = match &model {
+        Some((model, gguf)) => {
+            real_model(&home, &registry.url, scratch.path(), model, gguf, printer)?;
+            registry.check_interrupt()?;
+            "12. The marketplace"
+        }
+        None => "11. The marketplace",
+    };
 
     heading(
         printer,
-        "11. The marketplace",
+        marketplace,
         "Browse the packs just published: versions, model cards, dependencies, base compatibility, downloads.",
     );
     printer.output(format!("  marketplace: {}/", registry.url));
@@ -79,6 +96,71 @@ pub(crate) fn run(args: &DemoArgs, printer: &Printer) -> anyhow::Result<()> {
     scratch
         .close()
         .context("cannot remove the demo's temporary directory")
+}
+
+/// A real model fetched from PyPI: imported as a base (`base import`), published, installed
+/// in a home of its own (a home runs one base) and asked chat prompts (`run --chat`).
+fn real_model(
+    home: &Home,
+    registry: &str,
+    scratch: &Path,
+    model: &KnownModel,
+    gguf: &Path,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    heading(
+        printer,
+        &format!("11. A real model: {}", model.name),
+        "A llama-family GGUF becomes a base pack with its tensor bytes unchanged, is published and installed like any pack, and answers through its own chat template.",
+    );
+    let dir = scratch.join("staging").join(model.base_id);
+    let options = ImportOptions {
+        id: model.base_id.parse()?,
+        version: model.version.parse()?,
+        quantize: None,
+    };
+    let imported = import_base(gguf, &dir, &options)
+        .with_context(|| format!("cannot import `{}`", gguf.display()))?;
+    printer.line(format!(
+        "  imported  {} as {} {} ({})",
+        gguf.display(),
+        imported.manifest.id,
+        imported.manifest.version,
+        imported.weights.vocab.description()
+    ));
+    let published = crate::ops::publish(home, &dir, Some(registry), "default", false)?;
+    printer.line(format!(
+        "  published {} {} ({})",
+        imported.manifest.id,
+        imported.manifest.version,
+        human_bytes(published.built.size)
+    ));
+    let chat_home = Home::sealed(scratch.join("home-real-model"));
+    let request = format!("{}@{}", model.base_id, model.version);
+    install(&chat_home, &[request.as_str()], registry, printer)?;
+    let (base, dirs) = installed_set(&chat_home)?;
+    let mut runtime = open_dirs(&base, &dirs, u64::MAX, "cpu", printer)?;
+    let options = RunOptions {
+        max_tokens: REAL_MODEL_TOKENS,
+        sampling: Sampling::greedy(),
+        force_pack: None,
+        chat: true,
+    };
+    for prompt in model.prompts {
+        let report = runtime
+            .run(prompt, &options)
+            .with_context(|| format!("cannot answer {prompt:?}"))?;
+        printer.line(format!("  prompt    {prompt:?}"));
+        for line in report.text.trim_end().lines() {
+            printer.output(format!("  │ {line}"));
+        }
+        printer.line(format!(
+            "  speed     {} tokens at {:.1} tokens/s",
+            report.tokens,
+            report.stats.decode_per_second()
+        ));
+    }
+    Ok(())
 }
 
 /// `login`, `key generate` and `key register` against the demo registry.

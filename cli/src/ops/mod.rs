@@ -5,8 +5,9 @@ pub(crate) mod demo;
 mod index;
 mod inspect;
 mod install;
+pub(crate) mod models;
 mod publish;
-mod runtime;
+pub(crate) mod runtime;
 mod sign;
 mod train;
 
