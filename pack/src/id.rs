@@ -73,6 +73,25 @@ impl FromStr for PackId {
     }
 }
 
+impl PartialEq<str> for PackId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PackId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// Lookups by `&str` in maps keyed by `PackId` (hash and equality are those of the text).
+impl std::borrow::Borrow<str> for PackId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AsRef<str> for PackId {
     fn as_ref(&self) -> &str {
         &self.0

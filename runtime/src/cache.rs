@@ -9,6 +9,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use modularbase_pack::PackId;
+
 use crate::predictor::Predictor;
 
 /// Something the cache can hold: it knows its size.
@@ -27,13 +29,13 @@ impl Sized64 for crate::PackModule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CacheEvent {
     /// The pack was resident.
-    Hit(String),
+    Hit(PackId),
     /// The pack was loaded on demand.
-    Miss(String),
+    Miss(PackId),
     /// The pack was dropped to make room.
-    Evicted(String),
+    Evicted(PackId),
     /// The pack was loaded ahead of a predicted request.
-    Preloaded(String),
+    Preloaded(PackId),
 }
 
 /// Counters since the cache was created.
@@ -72,7 +74,7 @@ pub enum CacheError {
     )]
     TooLarge {
         /// The pack.
-        id: String,
+        id: PackId,
         /// Its size.
         bytes: u64,
         /// Room for packs.
@@ -81,7 +83,7 @@ pub enum CacheError {
 }
 
 struct Entry<T> {
-    id: String,
+    id: PackId,
     item: Arc<T>,
     bytes: u64,
     last_used: u64,
@@ -91,8 +93,8 @@ struct Entry<T> {
 /// One line of the memory picture, for the monitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResidentPart {
-    /// Its name.
-    pub id: String,
+    /// Its id.
+    pub id: PackId,
     /// Its size.
     pub bytes: u64,
     /// Whether it is pinned (base, router).
@@ -108,12 +110,12 @@ pub struct PackCache<T> {
     stats: CacheStats,
     events: Vec<CacheEvent>,
     predictor: Predictor,
-    evicted: Vec<String>,
+    evicted: Vec<PackId>,
 }
 
 impl<T: Sized64> PackCache<T> {
     /// A cache with `budget` bytes, of which the `pinned` parts (name, bytes) are taken.
-    pub fn new(budget: u64, pinned: Vec<(String, u64)>) -> Result<Self, CacheError> {
+    pub fn new(budget: u64, pinned: Vec<(PackId, u64)>) -> Result<Self, CacheError> {
         let pinned: Vec<ResidentPart> = pinned
             .into_iter()
             .map(|(id, bytes)| ResidentPart {
@@ -181,48 +183,48 @@ impl<T: Sized64> PackCache<T> {
     }
 
     /// Packs evicted at some point and not resident now.
-    pub fn evicted(&self) -> Vec<String> {
+    pub fn evicted(&self) -> Vec<PackId> {
         self.evicted
             .iter()
-            .filter(|id| !self.contains(id))
+            .filter(|id| !self.contains(id.as_str()))
             .cloned()
             .collect()
     }
 
     /// Whether `id` is resident.
     pub fn contains(&self, id: &str) -> bool {
-        self.entries.iter().any(|e| e.id == id)
+        self.entries.iter().any(|e| e.id.as_str() == id)
     }
 
     /// The pack `id`, from memory or loaded by `load` (evicting least recently used packs
     /// to make room). The request teaches the predictor.
     pub fn get<E>(
         &mut self,
-        id: &str,
+        id: &PackId,
         load: impl FnOnce() -> Result<T, E>,
     ) -> Result<Arc<T>, GetError<E>> {
         self.predictor.record(id);
         self.clock += 1;
-        if let Some(entry) = self.entries.iter_mut().find(|e| e.id == id) {
+        if let Some(entry) = self.entries.iter_mut().find(|e| &e.id == id) {
             entry.last_used = self.clock;
             self.stats.hits += 1;
             if std::mem::take(&mut entry.preloaded) {
                 self.stats.preload_hits += 1;
             }
-            self.events.push(CacheEvent::Hit(id.to_owned()));
+            self.events.push(CacheEvent::Hit(id.clone()));
             return Ok(entry.item.clone());
         }
         self.stats.misses += 1;
-        self.events.push(CacheEvent::Miss(id.to_owned()));
+        self.events.push(CacheEvent::Miss(id.clone()));
         let item = self.load_timed(load).map_err(GetError::Load)?;
         self.insert(id, item, false).map_err(GetError::Cache)
     }
 
     /// Loads the predicted next pack if the budget has room for it without evicting.
     /// `load` is called with the predicted id; returns the id preloaded, if any.
-    pub fn preload<E>(&mut self, load: impl FnOnce(&str) -> Result<T, E>) -> Option<String> {
+    pub fn preload<E>(&mut self, load: impl FnOnce(&PackId) -> Result<T, E>) -> Option<PackId> {
         let (id, _) = self.predictor.next()?;
-        if self.contains(&id) {
+        if self.contains(id.as_str()) {
             return None;
         }
         let item = self.load_timed(|| load(&id)).ok()?;
@@ -242,12 +244,12 @@ impl<T: Sized64> PackCache<T> {
         item
     }
 
-    fn insert(&mut self, id: &str, item: T, preloaded: bool) -> Result<Arc<T>, CacheError> {
+    fn insert(&mut self, id: &PackId, item: T, preloaded: bool) -> Result<Arc<T>, CacheError> {
         let bytes = item.bytes();
         let room = self.budget - self.pinned_bytes();
         if bytes > room {
             return Err(CacheError::TooLarge {
-                id: id.to_owned(),
+                id: id.clone(),
                 bytes,
                 room,
             });
@@ -257,7 +259,7 @@ impl<T: Sized64> PackCache<T> {
         }
         let item = Arc::new(item);
         self.entries.push(Entry {
-            id: id.to_owned(),
+            id: id.clone(),
             item: item.clone(),
             bytes,
             last_used: self.clock,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use candle_core::Device;
-use modularbase_pack::{BaseCompat, MANIFEST_FILE, Manifest, WEIGHTS_FILE};
+use modularbase_pack::{BaseCompat, MANIFEST_FILE, Manifest, PackId, WEIGHTS_FILE};
 use semver::Version;
 
 use crate::cache::{GetError, PackCache};
@@ -18,6 +18,11 @@ use crate::pack_module::{PackModule, PackWeights};
 
 /// The last resort of every chain.
 pub const GENERAL_CHAT: &str = "general_chat";
+
+/// [`GENERAL_CHAT`] as an id.
+pub fn general_chat() -> PackId {
+    PackId::new(GENERAL_CHAT).expect("`general_chat` is a valid pack id")
+}
 
 /// An installed pack: its directory and manifest.
 #[derive(Debug, Clone)]
@@ -49,7 +54,7 @@ impl InstalledPack {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseInfo {
     /// The base family id.
-    pub id: String,
+    pub id: PackId,
     /// The base version.
     pub version: Version,
     /// Hidden width.
@@ -108,7 +113,7 @@ impl fmt::Display for LoadFailure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Substitution {
     /// The pack that could not be used.
-    pub wanted: String,
+    pub wanted: PackId,
     /// Why.
     pub cause: LoadFailure,
 }
@@ -117,7 +122,7 @@ pub struct Substitution {
 #[derive(Debug)]
 pub struct Loaded {
     /// The pack in use.
-    pub id: String,
+    pub id: PackId,
     /// The module.
     pub pack: Arc<PackModule>,
     /// Packs tried first, with their causes.
@@ -131,7 +136,7 @@ pub fn load_pack_module(
     device: &Device,
 ) -> Result<PackModule, LoadFailure> {
     let m = &pack.manifest;
-    let same_family = m.base.as_ref().is_some_and(|b| b.as_str() == base.id);
+    let same_family = m.base.as_ref() == Some(&base.id);
     if !same_family || !m.supports_base(&base.version) {
         return Err(LoadFailure::BaseVersion {
             base: m.base.as_ref().map(ToString::to_string),
@@ -150,12 +155,12 @@ pub fn load_pack_module(
 }
 
 /// `wanted`, then its manifest's fallbacks, then `general_chat`, without repeats.
-pub fn fallback_chain(installed: &HashMap<String, InstalledPack>, wanted: &str) -> Vec<String> {
-    let mut chain = vec![wanted.to_owned()];
+pub fn fallback_chain(installed: &HashMap<PackId, InstalledPack>, wanted: &PackId) -> Vec<PackId> {
+    let mut chain = vec![wanted.clone()];
     if let Some(pack) = installed.get(wanted) {
-        chain.extend(pack.manifest.fallback.iter().map(ToString::to_string));
+        chain.extend(pack.manifest.fallback.iter().cloned());
     }
-    chain.push(GENERAL_CHAT.to_owned());
+    chain.push(general_chat());
     let mut seen = std::collections::HashSet::new();
     chain.retain(|id| seen.insert(id.clone()));
     chain
@@ -165,10 +170,10 @@ pub fn fallback_chain(installed: &HashMap<String, InstalledPack>, wanted: &str) 
 /// chain loads, returns every substitution so the caller can report them.
 pub fn load_with_fallback(
     cache: &mut PackCache<PackModule>,
-    installed: &HashMap<String, InstalledPack>,
+    installed: &HashMap<PackId, InstalledPack>,
     base: &BaseInfo,
     device: &Device,
-    wanted: &str,
+    wanted: &PackId,
 ) -> Result<Loaded, Vec<Substitution>> {
     let mut substitutions = Vec::new();
     for id in fallback_chain(installed, wanted) {

@@ -50,7 +50,7 @@ pub use error::{Result, RuntimeError};
 pub use eval::{BitsPerByte, EVAL_WINDOW, EvalReport, bits_per_byte, windows};
 pub use fallback::{
     BaseInfo, GENERAL_CHAT, InstalledPack, LoadFailure, Loaded, Substitution, fallback_chain,
-    load_pack_module, load_with_fallback,
+    general_chat, load_pack_module, load_with_fallback,
 };
 pub use generate::{GenerationStats, Sampling, generate, generate_timed, sample_token};
 pub use import::{ImportOptions, ImportedBase, import_base};

@@ -1,6 +1,8 @@
 //! The memory dashboard: every component (base, router, packs) with its state and a bar
 //! against the budget, and the cache counters.
 
+use modularbase_pack::PackId;
+
 use std::fmt::Write as _;
 
 use crate::cache::CacheStats;
@@ -33,7 +35,7 @@ impl ComponentState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentRow {
     /// Pack id.
-    pub id: String,
+    pub id: PackId,
     /// base, router or domain.
     pub kind: String,
     /// Where it is.
@@ -150,6 +152,7 @@ impl MonitorView {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -160,19 +163,19 @@ mod tests {
             device: "cpu".into(),
             rows: vec![
                 ComponentRow {
-                    id: "tiny_base".into(),
+                    id: "tiny_base".parse().unwrap(),
                     kind: "base".into(),
                     state: ComponentState::Resident,
                     bytes: 400,
                 },
                 ComponentRow {
-                    id: "python_code".into(),
+                    id: "python_code".parse().unwrap(),
                     kind: "domain".into(),
                     state: ComponentState::Loaded,
                     bytes: 100,
                 },
                 ComponentRow {
-                    id: "medical".into(),
+                    id: "medical".parse().unwrap(),
                     kind: "domain".into(),
                     state: ComponentState::Evicted,
                     bytes: 100,

@@ -3,31 +3,33 @@
 
 use std::collections::HashMap;
 
+use modularbase_pack::PackId;
+
 /// Usage history of pack requests.
 #[derive(Debug, Default, Clone)]
 pub struct Predictor {
-    frequency: HashMap<String, u64>,
-    transitions: HashMap<String, HashMap<String, u64>>,
-    last: Option<String>,
+    frequency: HashMap<PackId, u64>,
+    transitions: HashMap<PackId, HashMap<PackId, u64>>,
+    last: Option<PackId>,
 }
 
 impl Predictor {
     /// Records a request for `id`.
-    pub fn record(&mut self, id: &str) {
-        *self.frequency.entry(id.to_owned()).or_default() += 1;
+    pub fn record(&mut self, id: &PackId) {
+        *self.frequency.entry(id.clone()).or_default() += 1;
         if let Some(last) = self.last.take() {
             *self
                 .transitions
                 .entry(last)
                 .or_default()
-                .entry(id.to_owned())
+                .entry(id.clone())
                 .or_default() += 1;
         }
-        self.last = Some(id.to_owned());
+        self.last = Some(id.clone());
     }
 
     /// The most likely next request and its estimated probability.
-    pub fn next(&self) -> Option<(String, f64)> {
+    pub fn next(&self) -> Option<(PackId, f64)> {
         let from_last = self
             .last
             .as_ref()
@@ -49,20 +51,22 @@ impl Predictor {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn follows_transitions_then_frequency() {
         let mut p = Predictor::default();
         assert_eq!(p.next(), None);
-        for id in ["code", "reasoning", "code", "reasoning", "code"] {
-            p.record(id);
+        let id = |s: &str| -> PackId { s.parse().unwrap() };
+        for name in ["code", "reasoning", "code", "reasoning", "code"] {
+            p.record(&id(name));
         }
         // After `code`, `reasoning` always came next.
-        assert_eq!(p.next(), Some(("reasoning".to_owned(), 1.0)));
-        p.record("medical");
+        assert_eq!(p.next(), Some((id("reasoning"), 1.0)));
+        p.record(&id("medical"));
         // `medical` has no successors yet: fall back to frequency.
-        assert_eq!(p.next().map(|n| n.0), Some("code".to_owned()));
+        assert_eq!(p.next().map(|n| n.0), Some(id("code")));
         assert_eq!(p.frequency("code"), 3);
     }
 }

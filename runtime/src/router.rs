@@ -12,6 +12,8 @@ use candle_core::quantized::gguf_file::Value;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 
+use modularbase_pack::PackId;
+
 use crate::error::Result;
 use crate::gguf::{GgufFile, u32_value, write_gguf};
 use crate::init::Init;
@@ -25,7 +27,7 @@ pub const DEFAULT_THRESHOLD: f32 = 0.2;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteScore {
     /// The pack.
-    pub id: String,
+    pub id: PackId,
     /// Cosine similarity of the projected prompt and the pack's key.
     pub score: f32,
 }
@@ -154,7 +156,7 @@ impl Router {
     pub fn route(
         &self,
         pooled: &Tensor,
-        keys: &[(String, Tensor)],
+        keys: &[(PackId, Tensor)],
     ) -> Result<(Vec<RouteScore>, Route)> {
         let query = self.project(pooled)?;
         let mut scores = Vec::with_capacity(keys.len());

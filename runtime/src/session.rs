@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
-use modularbase_pack::PackKind;
+use modularbase_pack::{PackId, PackKind};
 
 use crate::base::read_base_gguf;
 use crate::base::{BaseModel, HiddenPlug};
 use crate::cache::{CacheEvent, PackCache};
 use crate::error::{Result, RuntimeError};
 use crate::eval::{EvalReport, score_window, windows};
-use crate::fallback::{BaseInfo, GENERAL_CHAT, InstalledPack, Substitution, load_with_fallback};
+use crate::fallback::{BaseInfo, InstalledPack, Substitution, general_chat, load_with_fallback};
 use crate::generate::{GenerationStats, Sampling, generate_timed};
 use crate::monitor::{ComponentRow, ComponentState, MonitorView};
 use crate::pack_module::{PackModule, read_pack_key};
@@ -29,7 +29,7 @@ pub struct RunOptions {
     /// Sampling settings.
     pub sampling: Sampling,
     /// Use this pack instead of routing.
-    pub force_pack: Option<String>,
+    pub force_pack: Option<PackId>,
     /// Wrap the prompt in the base's chat template (one user turn) when it has one.
     pub chat: bool,
 }
@@ -60,9 +60,9 @@ pub struct RunReport {
     /// The routing decision (`None` when forced or when no pack is installed).
     pub route: Option<Route>,
     /// The pack asked for (by routing or `--pack`).
-    pub wanted: Option<String>,
+    pub wanted: Option<PackId>,
     /// The pack that answered (`None`: the base alone).
-    pub used: Option<String>,
+    pub used: Option<PackId>,
     /// Packs that could not be used, with causes.
     pub substitutions: Vec<Substitution>,
     /// Cache events while answering.
@@ -82,9 +82,9 @@ pub struct Runtime {
     base: BaseModel,
     base_info: BaseInfo,
     router: Router,
-    router_id: Option<String>,
-    installed: HashMap<String, InstalledPack>,
-    keys: Vec<(String, Tensor)>,
+    router_id: Option<PackId>,
+    installed: HashMap<PackId, InstalledPack>,
+    keys: Vec<(PackId, Tensor)>,
     cache: PackCache<PackModule>,
     device: Device,
 }
@@ -117,7 +117,7 @@ impl Runtime {
         }
         let base = BaseModel::new(read_base_gguf(&base_pack.weights())?, device)?;
         let base_info = BaseInfo {
-            id: base_pack.manifest.id.to_string(),
+            id: base_pack.manifest.id.clone(),
             version: base_pack.manifest.version.clone(),
             hidden: base.config().hidden,
             layers: base.config().layers,
@@ -127,7 +127,7 @@ impl Runtime {
         let mut installed = HashMap::new();
         for dir in pack_dirs {
             let pack = InstalledPack::open(dir)?;
-            let id = pack.manifest.id.to_string();
+            let id = pack.manifest.id.clone();
             match pack.manifest.kind {
                 PackKind::Router => {
                     router = Router::read(&pack.weights(), device)?;
@@ -146,7 +146,7 @@ impl Runtime {
         }
         // Keys are small: read them all now so routing never loads a whole pack. A pack whose
         // key cannot be read is not routed to (its failure shows if it is asked for).
-        let mut keys: Vec<(String, Tensor)> = installed
+        let mut keys: Vec<(PackId, Tensor)> = installed
             .iter()
             .filter_map(|(id, pack)| read_pack_key(&pack.weights()).ok().map(|k| (id.clone(), k)))
             .collect();
@@ -189,7 +189,7 @@ impl Runtime {
             prompt.to_owned()
         };
         let tokens = self.base.vocab().encode(&text)?;
-        let (pack, substitutions) = self.load(wanted.as_deref());
+        let (pack, substitutions) = self.load(wanted.as_ref());
         let usage_before = pack
             .as_ref()
             .map(|(_, p)| p.expert_usage())
@@ -248,7 +248,7 @@ impl Runtime {
     fn route_tokens(
         &mut self,
         tokens: &[u32],
-    ) -> Result<(Vec<RouteScore>, Option<Route>, Option<String>)> {
+    ) -> Result<(Vec<RouteScore>, Option<Route>, Option<PackId>)> {
         if self.installed.is_empty() {
             return Ok((Vec::new(), None, None));
         }
@@ -256,7 +256,7 @@ impl Runtime {
         let (scores, route) = self.router.route(&pooled, &self.keys)?;
         let wanted = match &route {
             Route::Pack(best) => best.id.clone(),
-            Route::LowConfidence(_) => GENERAL_CHAT.to_owned(),
+            Route::LowConfidence(_) => general_chat(),
         };
         Ok((scores, Some(route), Some(wanted)))
     }
@@ -264,8 +264,8 @@ impl Runtime {
     /// Loads `wanted` (with its fallback chain) through the cache.
     fn load(
         &mut self,
-        wanted: Option<&str>,
-    ) -> (Option<(String, Arc<PackModule>)>, Vec<Substitution>) {
+        wanted: Option<&PackId>,
+    ) -> (Option<(PackId, Arc<PackModule>)>, Vec<Substitution>) {
         let Some(id) = wanted else {
             return (None, Vec::new());
         };
@@ -308,8 +308,11 @@ impl Runtime {
                     let prefix = &w[..w.len().min(ROUTE_PREFIX)];
                     let tokens = ByteTokenizer.encode(&String::from_utf8_lossy(prefix));
                     let (_, _, wanted) = self.route_tokens(&tokens)?;
-                    let (pack, _) = self.load(wanted.as_deref());
-                    let used = pack.as_ref().map(|(id, _)| id.clone()).unwrap_or_default();
+                    let (pack, _) = self.load(wanted.as_ref());
+                    let used = pack
+                        .as_ref()
+                        .map(|(id, _)| id.to_string())
+                        .unwrap_or_default();
                     *report.routed_to.entry(used).or_default() += 1;
                     let plug = pack.as_ref().map(|(_, p)| p.as_ref() as &dyn HiddenPlug);
                     score_window(&mut self.base, plug, w)?
@@ -346,7 +349,7 @@ impl Runtime {
                 bytes: part.bytes,
             });
         }
-        let mut others: Vec<&String> = self
+        let mut others: Vec<&PackId> = self
             .installed
             .keys()
             .filter(|id| !resident.iter().any(|r| &r.id == *id))

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use modularbase_pack::PackId;
 use modularbase_runtime::{CacheError, CacheEvent, GetError, PackCache, Sized64};
 
 /// A stand-in pack of a given size (the cache only needs sizes).
@@ -19,28 +20,33 @@ fn load(bytes: u64) -> impl FnOnce() -> Result<Blob, String> {
 }
 
 fn ids(cache: &PackCache<Blob>) -> Vec<String> {
-    cache.resident().into_iter().map(|p| p.id).collect()
+    cache
+        .resident()
+        .into_iter()
+        .map(|p| p.id.to_string())
+        .collect()
+}
+
+fn id(name: &str) -> PackId {
+    name.parse().unwrap()
 }
 
 #[test]
 fn evicts_least_recently_used_and_never_exceeds_the_budget() {
     // 100 budget: base 40 pinned, room for three 20-byte packs.
-    let mut cache = PackCache::<Blob>::new(100, vec![("tiny_base".into(), 40)]).unwrap();
-    for id in ["a", "b", "c"] {
-        cache.get(id, load(20)).unwrap();
+    let mut cache = PackCache::<Blob>::new(100, vec![(id("tiny_base"), 40)]).unwrap();
+    for name in ["pa", "pb", "pc"] {
+        cache.get(&id(name), load(20)).unwrap();
     }
     assert_eq!(cache.used(), 100);
-    cache.get("a", load(20)).unwrap(); // a is now most recent; b is least recent
+    cache.get(&id("pa"), load(20)).unwrap(); // pa is now most recent; pb is least recent
     cache.take_events();
-    cache.get("d", load(20)).unwrap();
+    cache.get(&id("pd"), load(20)).unwrap();
     assert_eq!(
         cache.take_events(),
-        vec![
-            CacheEvent::Miss("d".into()),
-            CacheEvent::Evicted("b".into())
-        ]
+        vec![CacheEvent::Miss(id("pd")), CacheEvent::Evicted(id("pb"))]
     );
-    assert_eq!(ids(&cache), ["tiny_base", "d", "a", "c"]);
+    assert_eq!(ids(&cache), ["tiny_base", "pd", "pa", "pc"]);
     assert!(cache.used() <= cache.budget());
     let stats = cache.stats();
     assert_eq!((stats.hits, stats.misses, stats.evictions), (1, 4, 1));
@@ -49,13 +55,13 @@ fn evicts_least_recently_used_and_never_exceeds_the_budget() {
 #[test]
 fn pinned_parts_are_never_evicted_whatever_the_traffic() {
     let mut cache =
-        PackCache::<Blob>::new(100, vec![("tiny_base".into(), 50), ("router".into(), 10)]).unwrap();
+        PackCache::<Blob>::new(100, vec![(id("tiny_base"), 50), (id("router"), 10)]).unwrap();
     let mut x = 7u64;
     for _ in 0..500 {
         x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        let id = format!("p{}", (x >> 33) % 9);
+        let name = id(&format!("p{}", (x >> 33) % 9));
         let size = 5 + (x >> 40) % 30;
-        cache.get(&id, load(size)).unwrap();
+        cache.get(&name, load(size)).unwrap();
         assert!(cache.used() <= 100, "over budget: {}", cache.used());
         let resident = ids(&cache);
         assert_eq!(&resident[..2], ["tiny_base", "router"]);
@@ -64,16 +70,16 @@ fn pinned_parts_are_never_evicted_whatever_the_traffic() {
 
 #[test]
 fn a_pack_larger_than_the_room_is_refused_and_nothing_is_evicted() {
-    let mut cache = PackCache::<Blob>::new(100, vec![("tiny_base".into(), 70)]).unwrap();
-    cache.get("small", load(20)).unwrap();
-    let err = match cache.get("huge", load(31)) {
+    let mut cache = PackCache::<Blob>::new(100, vec![(id("tiny_base"), 70)]).unwrap();
+    cache.get(&id("small"), load(20)).unwrap();
+    let err = match cache.get(&id("huge"), load(31)) {
         Err(GetError::Cache(e)) => e,
         other => panic!("expected a refusal, got {:?}", other.map(|b| b.0)),
     };
     assert_eq!(
         err,
         CacheError::TooLarge {
-            id: "huge".into(),
+            id: id("huge"),
             bytes: 31,
             room: 30
         }
@@ -84,7 +90,7 @@ fn a_pack_larger_than_the_room_is_refused_and_nothing_is_evicted() {
 
 #[test]
 fn a_budget_smaller_than_the_base_is_refused() {
-    let err = PackCache::<Blob>::new(10, vec![("tiny_base".into(), 40)])
+    let err = PackCache::<Blob>::new(10, vec![(id("tiny_base"), 40)])
         .err()
         .unwrap();
     assert_eq!(
@@ -99,13 +105,15 @@ fn a_budget_smaller_than_the_base_is_refused() {
 #[test]
 fn a_failed_load_is_reported_and_leaves_the_cache_as_it_was() {
     let mut cache = PackCache::<Blob>::new(100, vec![]).unwrap();
-    cache.get("a", load(10)).unwrap();
+    cache.get(&id("pa"), load(10)).unwrap();
     let err = cache
-        .get("broken", || Err::<Blob, _>("corrupt weights".to_owned()))
+        .get(&id("broken"), || {
+            Err::<Blob, _>("corrupt weights".to_owned())
+        })
         .err()
         .unwrap();
     assert_eq!(err.to_string(), "corrupt weights");
-    assert_eq!(ids(&cache), ["a"]);
+    assert_eq!(ids(&cache), ["pa"]);
 }
 
 #[test]
@@ -113,14 +121,16 @@ fn the_predicted_next_pack_is_preloaded_when_there_is_room_and_counts_as_a_prelo
     let mut cache = PackCache::<Blob>::new(100, vec![]).unwrap();
     // `code` is always followed by `reasoning`, whose loads fail (say, a disk hiccup).
     for _ in 0..2 {
-        cache.get("code", load(30)).unwrap();
+        cache.get(&id("code"), load(30)).unwrap();
         assert!(
             cache
-                .get("reasoning", || Err::<Blob, _>("unavailable".to_owned()))
+                .get(&id("reasoning"), || Err::<Blob, _>(
+                    "unavailable".to_owned()
+                ))
                 .is_err()
         );
     }
-    cache.get("code", load(30)).unwrap();
+    cache.get(&id("code"), load(30)).unwrap();
     cache.take_events();
     assert_eq!(
         cache.preload(|id| if id == "reasoning" {
@@ -128,30 +138,29 @@ fn the_predicted_next_pack_is_preloaded_when_there_is_room_and_counts_as_a_prelo
         } else {
             Err(())
         }),
-        Some("reasoning".into())
+        Some(id("reasoning"))
     );
     assert_eq!(
         cache.take_events(),
-        vec![CacheEvent::Preloaded("reasoning".into())]
+        vec![CacheEvent::Preloaded(id("reasoning"))]
     );
-    cache.get("reasoning", load(30)).unwrap();
-    assert_eq!(
-        cache.take_events(),
-        vec![CacheEvent::Hit("reasoning".into())]
-    );
+    cache.get(&id("reasoning"), load(30)).unwrap();
+    assert_eq!(cache.take_events(), vec![CacheEvent::Hit(id("reasoning"))]);
     assert_eq!((cache.stats().preloads, cache.stats().preload_hits), (1, 1));
 }
 
 #[test]
 fn nothing_is_preloaded_without_room() {
     let mut cache = PackCache::<Blob>::new(50, vec![]).unwrap();
-    cache.get("code", load(30)).unwrap();
+    cache.get(&id("code"), load(30)).unwrap();
     assert!(
         cache
-            .get("reasoning", || Err::<Blob, _>("unavailable".to_owned()))
+            .get(&id("reasoning"), || Err::<Blob, _>(
+                "unavailable".to_owned()
+            ))
             .is_err()
     );
-    cache.get("code", load(30)).unwrap();
+    cache.get(&id("code"), load(30)).unwrap();
     assert_eq!(cache.preload(|_| Ok::<_, ()>(Blob(30))), None);
     assert_eq!(ids(&cache), ["code"]);
 }

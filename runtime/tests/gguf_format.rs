@@ -234,10 +234,10 @@ fn a_router_round_trips_and_routes_the_same() {
     assert_eq!(g.tensors["router.proj.weight"], (vec![64, 64], F16));
     let read = Router::read(&path, &common::device()).unwrap();
     let pooled = candle_core::Tensor::arange(0f32, 64., &common::device()).unwrap();
-    let keys: Vec<(String, candle_core::Tensor)> = (0..3)
+    let keys: Vec<(modularbase_pack::PackId, candle_core::Tensor)> = (0..3)
         .map(|i| {
             (
-                format!("p{i}"),
+                format!("p{i}").parse().unwrap(),
                 candle_core::Tensor::arange(i as f32, 64. + i as f32, &common::device())
                     .unwrap()
                     .sin()

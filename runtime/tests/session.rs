@@ -7,6 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use modularbase_pack::PackId;
 use modularbase_pack::{ExpertFormat, Manifest};
 use modularbase_runtime::{
     BaseConfig, BaseModel, ByteTokenizer, ComponentState, LoadFailure, PackConfig, PackWeights,
@@ -155,7 +156,7 @@ fn options(force: Option<&str>) -> RunOptions {
     RunOptions {
         max_tokens: 4,
         sampling: Sampling::greedy(),
-        force_pack: force.map(str::to_owned),
+        force_pack: force.map(|f| f.parse().unwrap()),
         chat: false,
     }
 }
@@ -165,7 +166,10 @@ fn the_router_picks_the_pack_whose_key_matches_the_prompt() {
     let world = World::new();
     let mut runtime = world.open(1 << 30);
     let report = runtime.run(PYTHON, &options(None)).unwrap();
-    assert_eq!(report.used.as_deref(), Some("python_code"));
+    assert_eq!(
+        report.used.as_ref().map(PackId::as_str),
+        Some("python_code")
+    );
     assert!(
         matches!(&report.route, Some(Route::Pack(best)) if best.id == "python_code" && best.score > 0.99),
         "{:?}",
@@ -179,7 +183,7 @@ fn the_router_picks_the_pack_whose_key_matches_the_prompt() {
         "two experts per token"
     );
     let report = runtime.run(MEDICAL, &options(None)).unwrap();
-    assert_eq!(report.used.as_deref(), Some("medical"));
+    assert_eq!(report.used.as_ref().map(PackId::as_str), Some("medical"));
 }
 
 #[test]
@@ -188,7 +192,10 @@ fn a_corrupt_pack_falls_back_along_its_chain_and_says_why() {
     std::fs::write(world.packs[0].join("weights.gguf"), b"GGUF garbage").unwrap();
     let mut runtime = world.open(1 << 30);
     let report = runtime.run(PYTHON, &options(Some("python_code"))).unwrap();
-    assert_eq!(report.used.as_deref(), Some("general_chat"));
+    assert_eq!(
+        report.used.as_ref().map(PackId::as_str),
+        Some("general_chat")
+    );
     assert_eq!(report.substitutions.len(), 1);
     assert_eq!(report.substitutions[0].wanted, "python_code");
     assert!(
@@ -206,7 +213,7 @@ fn a_pack_for_other_base_versions_or_shapes_falls_back() {
     let mut runtime = world.open(1 << 30);
     let report = runtime.run("x", &options(Some("legacy"))).unwrap();
     assert_eq!(
-        report.used.as_deref(),
+        report.used.as_ref().map(PackId::as_str),
         Some("medical"),
         "the manifest's own fallback comes first"
     );
@@ -216,7 +223,10 @@ fn a_pack_for_other_base_versions_or_shapes_falls_back() {
         "it supports base tiny_base 2.0 but tiny_base 1.0.0 is running"
     );
     let report = runtime.run("x", &options(Some("narrow"))).unwrap();
-    assert_eq!(report.used.as_deref(), Some("general_chat"));
+    assert_eq!(
+        report.used.as_ref().map(PackId::as_str),
+        Some("general_chat")
+    );
     assert!(
         matches!(&report.substitutions[0].cause, LoadFailure::Incompatible(e) if e.contains("width 32")),
         "{:?}",
@@ -224,7 +234,10 @@ fn a_pack_for_other_base_versions_or_shapes_falls_back() {
     );
     let report = runtime.run("x", &options(Some("not_installed"))).unwrap();
     assert_eq!(report.substitutions[0].cause, LoadFailure::Missing);
-    assert_eq!(report.used.as_deref(), Some("general_chat"));
+    assert_eq!(
+        report.used.as_ref().map(PackId::as_str),
+        Some("general_chat")
+    );
 }
 
 #[test]
@@ -241,9 +254,9 @@ fn a_small_budget_evicts_and_the_monitor_shows_it() {
     runtime.run(PYTHON, &options(Some("python_code"))).unwrap();
     let again = runtime.run(PYTHON, &options(Some("python_code"))).unwrap();
     assert!(
-        again
-            .events
-            .contains(&modularbase_runtime::CacheEvent::Hit("python_code".into())),
+        again.events.contains(&modularbase_runtime::CacheEvent::Hit(
+            "python_code".parse().unwrap()
+        )),
         "{:?}",
         again.events
     );
@@ -252,7 +265,7 @@ fn a_small_budget_evicts_and_the_monitor_shows_it() {
         report
             .events
             .contains(&modularbase_runtime::CacheEvent::Evicted(
-                "python_code".into()
+                "python_code".parse().unwrap()
             )),
         "{:?}",
         report.events
@@ -289,7 +302,10 @@ fn a_router_pack_is_resident_and_routes_through_its_projection() {
     world.add_router(0.5);
     let mut runtime = world.open(1 << 30);
     let report = runtime.run(PYTHON, &options(None)).unwrap();
-    assert_eq!(report.used.as_deref(), Some("python_code"));
+    assert_eq!(
+        report.used.as_ref().map(PackId::as_str),
+        Some("python_code")
+    );
     let view = runtime.monitor();
     let router = view.rows.iter().find(|r| r.id == "router").unwrap();
     assert_eq!(
@@ -312,11 +328,22 @@ fn a_prompt_below_the_router_threshold_goes_to_the_fallback_pack() {
         "{:?}",
         report.route
     );
-    assert_eq!(report.wanted.as_deref(), Some("general_chat"));
-    assert_eq!(report.used.as_deref(), Some("general_chat"));
+    assert_eq!(
+        report.wanted.as_ref().map(PackId::as_str),
+        Some("general_chat")
+    );
+    assert_eq!(
+        report.used.as_ref().map(PackId::as_str),
+        Some("general_chat")
+    );
     // The exact prompt a key was made from still clears it.
     assert_eq!(
-        runtime.run(PYTHON, &options(None)).unwrap().used.as_deref(),
+        runtime
+            .run(PYTHON, &options(None))
+            .unwrap()
+            .used
+            .as_ref()
+            .map(PackId::as_str),
         Some("python_code")
     );
 }

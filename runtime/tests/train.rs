@@ -258,9 +258,14 @@ fn a_trained_router_sends_held_out_snippets_to_their_domain() {
         .map(|(n, c)| (n.to_owned(), Corpus::snippets(&c.train, 24, 24, 64, 1)))
         .collect();
     let (router, _) = train_router(&mut model, &domains, &options(60, 9), &mut |_| {}).unwrap();
-    let keys: Vec<(String, candle_core::Tensor)> = domains
+    let keys: Vec<(modularbase_pack::PackId, candle_core::Tensor)> = domains
         .iter()
-        .map(|(n, s)| (n.clone(), pack_key(&mut model, &router, s).unwrap()))
+        .map(|(n, s)| {
+            (
+                n.parse().unwrap(),
+                pack_key(&mut model, &router, s).unwrap(),
+            )
+        })
         .collect();
     let mut correct = 0;
     let mut total = 0;
@@ -270,7 +275,7 @@ fn a_trained_router_sends_held_out_snippets_to_their_domain() {
                 modularbase_runtime::ByteTokenizer.encode(&String::from_utf8_lossy(&snippet));
             let pooled = model.pooled_hidden(&tokens).unwrap();
             let (scores, _) = router.route(&pooled, &keys).unwrap();
-            correct += usize::from(scores[0].id == name);
+            correct += usize::from(scores[0].id.as_str() == name);
             total += 1;
         }
     }

@@ -20,6 +20,7 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use modularbase_bench::measure::{alternate, median, millis};
 use modularbase_bench::shapes::{BENCH_BASE, BENCH_PACK};
+use modularbase_pack::PackId;
 use modularbase_runtime::{
     BaseConfig, BaseModel, BaseWeights, ByteTokenizer, HiddenPlug, PackCache, PackConfig,
     PackModule, PackWeights, Sampling, device_memory, generate, pick_device,
@@ -206,15 +207,16 @@ fn cache_rows(gpu: &Device, switches: usize) -> Result<Vec<Row>> {
     // Room for exactly two packs.
     let mut cache = PackCache::<PackModule>::new(one * 2 + one / 2, Vec::new())?;
     let load = |seed: u64| move || pack_on(gpu, PACK, seed);
-    cache
-        .get("a", load(1))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    cache
-        .get("b", load(2))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let [a, b, c]: [PackId; 3] = [
+        PackId::new("pack_a")?,
+        PackId::new("pack_b")?,
+        PackId::new("pack_c")?,
+    ];
+    cache.get(&a, load(1)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    cache.get(&b, load(2)).map_err(|e| anyhow::anyhow!("{e}"))?;
     let switch_us = millis(|| {
         for i in 0..switches {
-            let id = if i % 2 == 0 { "a" } else { "b" };
+            let id = if i % 2 == 0 { &a } else { &b };
             cache.get(id, load(1)).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         Ok(())
@@ -223,9 +225,7 @@ fn cache_rows(gpu: &Device, switches: usize) -> Result<Vec<Row>> {
     sync(gpu)?;
     let before = device_memory(gpu);
     let swap_ms = millis(|| {
-        let pack = cache
-            .get("c", load(3))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let pack = cache.get(&c, load(3)).map_err(|e| anyhow::anyhow!("{e}"))?;
         pack.delta(&Tensor::zeros((1, 1, PACK.hidden), DType::F32, gpu)?)?;
         sync(gpu)?;
         Ok(())

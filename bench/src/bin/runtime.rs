@@ -23,6 +23,7 @@ use modularbase_bench::measure::{alternate, millis};
 use modularbase_bench::shapes::{BENCH_BASE, BENCH_PACK};
 use modularbase_bench::{load_average, machine};
 use modularbase_pack::ExpertFormat;
+use modularbase_pack::PackId;
 use modularbase_runtime::{
     BaseModel, ByteTokenizer, CacheStats, HiddenPlug, PackCache, PackConfig, PackModule,
     PackWeights, Sampling, Sized64, generate,
@@ -224,15 +225,15 @@ fn load_row(runs: usize, quick: bool) -> Result<Row> {
 
 /// 4. `PackCache::get` of a resident pack, alternating between two resident packs.
 fn switch_row(iterations: usize) -> Result<Row> {
-    let ids = ["pack_a", "pack_b"];
+    let ids = [PackId::new("pack_a")?, PackId::new("pack_b")?];
     let mut cache: PackCache<PackModule> = PackCache::new(1 << 30, Vec::new())?;
-    for (seed, id) in (4..).zip(ids) {
+    for (seed, id) in (4..).zip(&ids) {
         let module = pack(PACK, seed)?;
         cache.get(id, || Ok::<_, Infallible>(module))?;
     }
     let start = Instant::now();
     for i in 0..iterations {
-        black_box(cache.get(ids[i % 2], || Err("not resident"))?);
+        black_box(cache.get(&ids[i % 2], || Err("not resident"))?);
     }
     let micros = start.elapsed().as_secs_f64() * 1e6 / iterations as f64;
     let stats = cache.stats();
@@ -329,7 +330,7 @@ fn lru_hits(trace: &[usize], slots: usize) -> u64 {
 }
 
 /// `PackCache` (LRU + predictor) with room for `slots` stubs: `get` then `preload` per request.
-fn cache_stats(trace: &[usize], names: &[String], slots: usize) -> Result<CacheStats> {
+fn cache_stats(trace: &[usize], names: &[PackId], slots: usize) -> Result<CacheStats> {
     let mut cache: PackCache<Stub> = PackCache::new(slots as u64 * Stub.bytes(), Vec::new())?;
     for &id in trace {
         cache.get(&names[id], || Ok::<_, Infallible>(Stub))?;
@@ -344,7 +345,9 @@ fn hit_rows(requests: usize) -> Result<(Vec<Row>, Vec<serde_json::Value>)> {
     const PACKS: usize = 50;
     const SLOTS: usize = 8;
     const FOLLOW: f64 = 0.8;
-    let names: Vec<String> = (0..PACKS).map(|i| format!("pack_{i:02}")).collect();
+    let names = (0..PACKS)
+        .map(|i| PackId::new(&format!("pack_{i:02}")))
+        .collect::<Result<Vec<_>, _>>()?;
     let zipf = Zipf::new(PACKS, 1.0);
     let mut rng = Rng(0x5EED_0006);
     let independent: Vec<usize> = (0..requests).map(|_| zipf.sample(&mut rng)).collect();

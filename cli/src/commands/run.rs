@@ -49,7 +49,7 @@ fn debug(report: &RunReport, printer: &Printer) {
             "route: {}",
             report
                 .wanted
-                .as_deref()
+                .as_ref()
                 .map_or("no packs installed".to_owned(), |w| format!("forced `{w}`"))
         )),
     }
@@ -58,7 +58,10 @@ fn debug(report: &RunReport, printer: &Printer) {
     }
     printer.note(format!(
         "pack: {}",
-        report.used.as_deref().unwrap_or("(base alone)")
+        report
+            .used
+            .as_ref()
+            .map_or("(base alone)", modularbase_pack::PackId::as_str)
     ));
     if let Some(layer) = report.insertion_layer {
         let usage: Vec<String> = report

@@ -17,7 +17,7 @@ use crate::printer::Printer;
 pub fn open_runtime(
     set: &PackSetArgs,
     printer: &Printer,
-) -> anyhow::Result<(Runtime, Option<String>)> {
+) -> anyhow::Result<(Runtime, Option<modularbase_pack::PackId>)> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     let base = match &set.base {
         Some(base) => base.clone(),
@@ -35,8 +35,8 @@ pub fn open_runtime(
                 bail!("`--pack {value}`: no pack directory there");
             }
             dirs.push(path);
-        } else if value.parse::<modularbase_pack::PackId>().is_ok() {
-            if forced.replace(value.clone()).is_some() {
+        } else if let Ok(id) = value.parse::<modularbase_pack::PackId>() {
+            if forced.replace(id).is_some() {
                 bail!("`--pack` forces one pack; `{value}` is the second id given");
             }
         } else {

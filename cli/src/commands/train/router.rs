@@ -68,7 +68,10 @@ pub(crate) fn router(args: &RouterTrainArgs, printer: &Printer) -> anyhow::Resul
     finish(&bar, &summary, printer);
     let mut keys = Vec::new();
     for (id, snippets) in &train_sets {
-        keys.push((id.clone(), pack_key(&mut model, &router, snippets)?));
+        let pack: modularbase_pack::PackId = id
+            .parse()
+            .with_context(|| format!("`--data {id}=…` must name a pack id"))?;
+        keys.push((pack, pack_key(&mut model, &router, snippets)?));
     }
     let mut rows = String::new();
     let (mut right, mut total) = (0, 0);
@@ -78,7 +81,7 @@ pub(crate) fn router(args: &RouterTrainArgs, printer: &Printer) -> anyhow::Resul
             let tokens =
                 modularbase_runtime::ByteTokenizer.encode(&String::from_utf8_lossy(snippet));
             let (scores, _) = router.route(&model.pooled_hidden(&tokens)?, &keys)?;
-            hits += usize::from(scores.first().is_some_and(|s| &s.id == id));
+            hits += usize::from(scores.first().is_some_and(|s| s.id.as_str() == id));
         }
         rows.push_str(&format!("| {id} | {hits}/{} |\n", snippets.len()));
         right += hits;

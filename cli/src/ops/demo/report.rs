@@ -2,6 +2,7 @@
 //! scores, fallbacks, cache events, the pack that answered, the continuation and its speed,
 //! each in words a newcomer can follow.
 
+use modularbase_pack::PackId;
 use modularbase_runtime::{CacheEvent, GENERAL_CHAT, Route, RunReport};
 
 use crate::printer::Printer;
@@ -30,7 +31,7 @@ pub(crate) fn show(printer: &Printer, prompt: &str, report: &RunReport) {
         Some(Route::Pack(best)) => format!("{scores} → `{}`", best.id),
         Some(Route::LowConfidence(_)) => format!(
             "{scores} → no score clears the router's threshold, so the catch-all `{}`",
-            report.wanted.as_deref().unwrap_or(GENERAL_CHAT)
+            report.wanted.as_ref().map_or(GENERAL_CHAT, PackId::as_str)
         ),
         None => match &report.wanted {
             Some(wanted) => format!("skipped: `{wanted}` was asked for by name"),
@@ -58,7 +59,7 @@ pub(crate) fn show(printer: &Printer, prompt: &str, report: &RunReport) {
         "  answered  by {}{instead}",
         report
             .used
-            .as_deref()
+            .as_ref()
             .map_or("the base alone".to_owned(), |id| format!("`{id}`"))
     ));
     printer.line(format!(

@@ -7,7 +7,7 @@ use std::fs::OpenOptions;
 use std::path::Path;
 
 use anyhow::Context;
-use modularbase_pack::WEIGHTS_FILE;
+use modularbase_pack::{PackId, WEIGHTS_FILE};
 use modularbase_runtime::{ComponentState, RunOptions, Runtime, Sampling};
 
 use super::report::show;
@@ -111,7 +111,7 @@ impl<'a> Tour<'a> {
         let loaded = self.loaded();
         let prompt = PROMPTS
             .iter()
-            .find(|p| p.pack != BROKEN && !loaded.iter().any(|id| id == p.pack))
+            .find(|p| p.pack != BROKEN && !loaded.iter().any(|id| id.as_str() == p.pack))
             .context("every example pack is in memory; the budget should hold one")?;
         self.printer.line(format!(
             "  in memory now: {}",
@@ -166,7 +166,7 @@ impl<'a> Tour<'a> {
         let options = RunOptions {
             max_tokens: MAX_TOKENS,
             sampling: Sampling::greedy(),
-            force_pack: by_name.then(|| prompt.pack.to_owned()),
+            force_pack: by_name.then(|| prompt.pack.parse()).transpose()?,
             chat: false,
         };
         let report = self
@@ -178,7 +178,7 @@ impl<'a> Tour<'a> {
     }
 
     /// The domain packs in memory now.
-    fn loaded(&self) -> Vec<String> {
+    fn loaded(&self) -> Vec<PackId> {
         self.runtime
             .monitor()
             .rows
