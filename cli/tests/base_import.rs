@@ -267,3 +267,34 @@ fn an_existing_directory_is_never_overwritten() {
         "mine"
     );
 }
+
+/// Regression: with `RUST_BACKTRACE=1`, candle's error pasted a whole backtrace into the
+/// message of a refused file.
+#[test]
+fn a_file_that_is_not_gguf_is_refused_without_a_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.gguf");
+    std::fs::write(&file, "not a gguf at all").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_modularbase"))
+        .args([
+            "base",
+            "import",
+            "notes.gguf",
+            "--id",
+            "notes",
+            "--version",
+            "1.0.0",
+        ])
+        .current_dir(dir.path())
+        .env("MODULARBASE_HOME", dir.path().join(".home"))
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    refused(
+        &out,
+        "is not a usable base: not a readable GGUF file: unknown magic",
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+    assert!(!dir.path().join("notes").exists());
+}

@@ -9,7 +9,7 @@ pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// A tensor operation failed.
-    #[error("tensor operation failed: {0}")]
+    #[error("tensor operation failed: {}", candle_message(.0))]
     Candle(#[from] candle_core::Error),
     /// A weights file could not be read or written.
     #[error("cannot {action} `{path}`: {source}")]
@@ -43,4 +43,39 @@ pub enum RuntimeError {
     /// A configuration that cannot describe a model.
     #[error("invalid model configuration: {0}")]
     Config(String),
+}
+
+/// A candle error's message without the backtrace candle attaches when `RUST_BACKTRACE` is
+/// set: messages are for users; `--debug` and a debugger are for backtraces.
+pub(crate) fn candle_message(e: &candle_core::Error) -> String {
+    use candle_core::Error;
+    match e {
+        Error::WithBacktrace { inner, .. } => candle_message(inner),
+        Error::Context { inner, context } => format!("{context}: {}", candle_message(inner)),
+        Error::WithPath { inner, path } => {
+            format!("{}: {}", path.display(), candle_message(inner))
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: with `RUST_BACKTRACE=1`, candle's errors carried a whole backtrace into
+    /// every message (and fallback warning) that printed them.
+    #[test]
+    fn candle_errors_print_without_their_backtrace() {
+        let inner = candle_core::Error::Msg("unknown magic 0x20746f6e".into());
+        let e = candle_core::Error::WithBacktrace {
+            inner: Box::new(inner),
+            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+        };
+        assert_eq!(candle_message(&e), "unknown magic 0x20746f6e");
+        assert_eq!(
+            RuntimeError::Candle(e).to_string(),
+            "tensor operation failed: unknown magic 0x20746f6e"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use candle_core::Device;
 use candle_core::quantized::QTensor;
 use candle_core::quantized::gguf_file::{self, Content, Value};
 
-use crate::error::{Result, RuntimeError};
+use crate::error::{Result, RuntimeError, candle_message};
 
 /// An open GGUF file: its header and a reader for tensor data.
 pub(crate) struct GgufFile<'p> {
@@ -31,7 +31,7 @@ impl<'p> GgufFile<'p> {
         let content = Content::read(&mut reader).map_err(|e| RuntimeError::BadWeights {
             path: path.to_owned(),
             what,
-            problem: format!("not a readable GGUF file: {e}"),
+            problem: format!("not a readable GGUF file: {}", candle_message(&e)),
         })?;
         Ok(Self {
             path,
@@ -126,7 +126,7 @@ impl<'p> GgufFile<'p> {
             .map_err(|e| RuntimeError::BadWeights {
                 path: self.path.to_owned(),
                 what: self.what,
-                problem: format!("tensor `{name}`: {e}"),
+                problem: format!("tensor `{name}`: {}", candle_message(&e)),
             })?;
         if tensor.shape().dims() != shape {
             return Err(self.bad(format!(

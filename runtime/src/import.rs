@@ -132,7 +132,7 @@ fn general_strings(path: &Path) -> Result<Vec<(String, String)>> {
     let content = Content::read(&mut file).map_err(|e| RuntimeError::BadWeights {
         path: path.to_owned(),
         what: "base",
-        problem: e.to_string(),
+        problem: crate::error::candle_message(&e),
     })?;
     let mut out: Vec<(String, String)> = content
         .metadata

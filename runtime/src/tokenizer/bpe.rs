@@ -43,7 +43,8 @@ impl BpeTokenizer {
             None => "gpt2".to_owned(),
         };
         let pre_tokenizer = pre_tokenizer(&pre)?;
-        let mut inner = tokenizers::Tokenizer::from_gguf(content).map_err(|e| e.to_string())?;
+        let mut inner = tokenizers::Tokenizer::from_gguf(content)
+            .map_err(|e| crate::error::candle_message(&e))?;
         inner.with_pre_tokenizer(Some(pre_tokenizer));
         inner.with_post_processor(None::<PostProcessorWrapper>);
         let vocab = match content.metadata.get("tokenizer.ggml.tokens") {
