@@ -5,13 +5,14 @@
 //! Tolerance: both sides run the same Q4_1 × Q8_1 and Q8_0 × Q8_0 integer dot products and
 //! keep attention's Q, K and V in F16, but sum in other orders, so logits differ in their
 //! last bits, and SmolLM2 is sensitive to them: an activation that rounds to the next Q8
-//! step moves a small probability by 10–40% (our own F32-dequantized run differs from our
-//! quantized one as much). So the test requires, on every prompt, the same first
-//! [`EVERY_PROMPT`] greedy tokens, the same most likely token at step 0 with its probability
-//! within [`TOP1_RELATIVE`] and [`TOP10_OVERLAP`] of llama.cpp's ten most likely tokens among
-//! ours; and on at least [`MIN_FULL`] prompts the same first [`MUST_MATCH`] tokens, or the
-//! same tokens up to a near-tie (llama.cpp's two best within [`NEAR_TIE`]). It prints how
-//! many of the 32 tokens matched.
+//! step moves a probability by up to 20% (our own F32-dequantized run differs from our
+//! quantized one as much). So the test requires, on every prompt: the same most likely token
+//! at step 0, with its probability within [`RELATIVE`] of llama.cpp's, and
+//! [`TOP10_OVERLAP`] of llama.cpp's ten most likely tokens among ours; the same first
+//! [`MUST_MATCH`] greedy tokens, or the same tokens up to a near-tie, a step where
+//! llama.cpp's two most likely tokens are within that same [`RELATIVE`] of each other (there
+//! the argmax is decided by those last bits), and never fewer than [`EVERY_PROMPT`]. It
+//! prints how many of the 32 tokens matched and where llama.cpp's first near-tie is.
 
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
@@ -73,14 +74,11 @@ const PROMPTS: &[&str] = &[
 /// Greedy tokens compared per prompt; the first [`MUST_MATCH`] must be identical.
 const STEPS: usize = 32;
 const MUST_MATCH: usize = 16;
-/// Top-2 probabilities closer than this (relative) make a near-tie.
-const NEAR_TIE: f64 = 0.10;
-/// Prompts that must match for [`MUST_MATCH`] steps (or up to a near-tie).
-const MIN_FULL: usize = 5;
-/// Greedy tokens identical on every prompt.
+/// How far apart (relative) a probability may be from llama.cpp's; two tokens whose
+/// probabilities are this close make a near-tie.
+const RELATIVE: f64 = 0.20;
+/// Greedy tokens identical on every prompt, near-tie or not.
 const EVERY_PROMPT: usize = 4;
-/// Largest relative difference of the step-0 most likely token's probability.
-const TOP1_RELATIVE: f64 = 0.20;
 /// llama.cpp's ten most likely step-0 tokens that must be among ours.
 const TOP10_OVERLAP: usize = 8;
 
@@ -123,7 +121,6 @@ fn smollm2_greedy_decodes_as_llama_cpp_does() {
     let answer = reference(&smollm2(), 1, &request);
     let rows = answer["generate"].as_array().unwrap();
     let mut failures = Vec::new();
-    let mut full = 0;
     for (prompt, row) in PROMPTS.iter().zip(rows) {
         let prompt_ids = base.vocab().encode(prompt).unwrap();
         assert_eq!(
@@ -143,19 +140,16 @@ fn smollm2_greedy_decodes_as_llama_cpp_does() {
         );
         let near_tie = row["top2"].as_array().unwrap().iter().position(|pair| {
             let p = |i: usize| pair[i][1].as_f64().unwrap_or(0.0);
-            pair.as_array().is_some_and(|a| a.len() == 2) && (p(0) - p(1)) / p(0) < NEAR_TIE
+            pair.as_array().is_some_and(|a| a.len() == 2) && (p(0) - p(1)) / p(0) < RELATIVE
         });
         eprintln!("  llama.cpp's first near-tie: step {near_tie:?}");
-        if same
-            >= MUST_MATCH
-                .min(theirs.len())
-                .min(near_tie.unwrap_or(usize::MAX))
-        {
-            full += 1;
-        }
-        if same < EVERY_PROMPT.min(theirs.len()) {
+        let need = MUST_MATCH
+            .min(near_tie.unwrap_or(usize::MAX))
+            .max(EVERY_PROMPT)
+            .min(theirs.len());
+        if same < need {
             failures.push(format!(
-                "{prompt:?}: ours {ours:?}\n theirs {theirs:?}\n diverge at {same}, need {EVERY_PROMPT}"
+                "{prompt:?}: ours {ours:?}\n theirs {theirs:?}\n diverge at {same}, need {need}"
             ));
         }
 
@@ -194,7 +188,7 @@ fn smollm2_greedy_decodes_as_llama_cpp_does() {
             probs[best],
             relative * 100.0
         );
-        if ranked[0] != best || relative >= TOP1_RELATIVE {
+        if ranked[0] != best || relative >= RELATIVE {
             failures.push(format!(
                 "{prompt:?}: step 0 best is {} ({:.4}) here, {best} ({p:.4}) in llama.cpp",
                 ranked[0], probs[ranked[0]]
@@ -209,11 +203,6 @@ fn smollm2_greedy_decodes_as_llama_cpp_does() {
                 "{prompt:?}: {overlap} of llama.cpp's ten most likely tokens are among ours"
             ));
         }
-    }
-    if full < MIN_FULL {
-        failures.push(format!(
-            "{full} prompts matched for {MUST_MATCH} steps (or up to a near-tie), need {MIN_FULL}"
-        ));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -10,12 +10,13 @@
 //! ```
 //!
 //! where `O` is `[rows, blocks]` and `x̂` is `x` as the kernel quantizes it (Q8_0, the same
-//! scale and rounding as the Q8_1 that llama.cpp's Q4_1 kernel uses). The integer dot
-//! products are the same as llama.cpp's, and the offset term is its `m·s` term: the result
-//! differs from llama.cpp's only in float rounding.
+//! scale and rounding as the Q8_1 that llama.cpp's Q4_1 kernel uses). The `8d·s` part of the
+//! offset term cancels the `−8` of the Q4_0 form; the `m·s` part is llama.cpp's own term,
+//! with `s` rounded to F16 as its Q8_1 blocks store it. The integer dot products are the
+//! same as llama.cpp's: the result differs from llama.cpp's only in float rounding.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{D, Device, Module, Tensor};
+use candle_core::{D, DType, Device, Module, Tensor};
 
 use crate::error::Result;
 
@@ -29,8 +30,12 @@ const Q4_0_BYTES: usize = 18;
 pub(super) enum Linear {
     /// Run by candle as stored.
     Plain(QMatMul),
-    /// A Q4_1 matrix run as Q4_0 plus per-block offsets `[out, in / 32]`.
-    Q4_1 { q4_0: QMatMul, offsets: Tensor },
+    /// A Q4_1 matrix run as Q4_0 plus per-block terms: `8d` and `m`, each `[out, in / 32]`.
+    Q4_1 {
+        q4_0: QMatMul,
+        eight_d: Tensor,
+        m: Tensor,
+    },
 }
 
 impl Linear {
@@ -41,32 +46,33 @@ impl Linear {
             return Ok(Self::Plain(QMatMul::from_qtensor(t)?));
         }
         let (rows, cols) = t.shape().dims2()?;
+        let blocks = cols / BLOCK;
         let data = t.data()?;
         let mut q4_0 = Vec::with_capacity(data.len() / Q4_1_BYTES * Q4_0_BYTES);
+        let (mut d, mut m) = (Vec::with_capacity(blocks * rows * 2), Vec::new());
         for block in data.chunks_exact(Q4_1_BYTES) {
             q4_0.extend_from_slice(&block[..2]);
             q4_0.extend_from_slice(&block[4..]);
+            d.extend_from_slice(&block[..2]);
+            m.extend_from_slice(&block[2..4]);
         }
         let as_q4_0 = candle_core::quantized::ggml_file::qtensor_from_ggml(
             GgmlDType::Q4_0,
             &q4_0,
             vec![rows, cols],
-            &Device::Cpu,
+            device,
         )?;
-        // o = m + 8d, read as the difference of the two dequantized forms at each block's
-        // first value.
-        let blocks = cols / BLOCK;
-        let first = |q: &QTensor| -> Result<Tensor> {
-            Ok(q.dequantize(&Device::Cpu)?
-                .reshape((rows, blocks, BLOCK))?
-                .narrow(2, 0, 1)?
-                .squeeze(2)?)
+        let f16_table = |bytes: &[u8]| -> Result<Tensor> {
+            Ok(
+                Tensor::from_raw_buffer(bytes, DType::F16, &[rows, blocks], &Device::Cpu)?
+                    .to_dtype(DType::F32)?
+                    .to_device(device)?,
+            )
         };
-        let offsets = (first(&t)? - first(&as_q4_0)?)?.to_device(device)?;
-        let as_q4_0 = super::to_device(as_q4_0, device)?;
         Ok(Self::Q4_1 {
             q4_0: QMatMul::from_qtensor(as_q4_0)?,
-            offsets,
+            eight_d: (f16_table(&d)? * 8.0)?,
+            m: f16_table(&m)?,
         })
     }
 
@@ -74,7 +80,7 @@ impl Linear {
     pub(super) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
             Self::Plain(m) => Ok(m.forward(x)?),
-            Self::Q4_1 { q4_0, offsets } => {
+            Self::Q4_1 { q4_0, eight_d, m } => {
                 let y = q4_0.forward(x)?;
                 let dims = x.dims().to_vec();
                 let cols = dims[dims.len() - 1];
@@ -85,7 +91,10 @@ impl Linear {
                 let sums = quantized
                     .reshape((rows, cols / BLOCK, BLOCK))?
                     .sum(D::Minus1)?;
-                let offset = sums.matmul(&offsets.t()?)?.reshape(y.shape())?;
+                // llama.cpp's Q8_1 keeps the block sum `s` as F16 for its `m·s` term.
+                let rounded = sums.to_dtype(DType::F16)?.to_dtype(DType::F32)?;
+                let offset = (sums.matmul(&eight_d.t()?)? + rounded.matmul(&m.t()?)?)?;
+                let offset = offset.reshape(y.shape())?;
                 Ok((y + offset)?)
             }
         }
