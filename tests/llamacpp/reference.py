@@ -311,6 +311,10 @@ def main() -> int:
     ap.add_argument("--model", required=True, help="GGUF file")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ctx", type=int, default=512)
+    ap.add_argument(
+        "--flash-attn", choices=["auto", "off", "on"], default="auto",
+        help="llama.cpp's attention path (auto, its default, is flash attention on the CPU)",
+    )
     ap.add_argument("--bench", action="store_true", help="require a bench request")
     ap.add_argument("request", help="request JSON file, or - for stdin")
     args = ap.parse_args()
@@ -352,6 +356,8 @@ def main() -> int:
     params = xllamacpp.CommonParams()
     params.model.path = args.model
     params.n_ctx = args.ctx
+    # llama.cpp's default (-1, auto) turns flash attention on for the CPU.
+    params.flash_attn_type = {"auto": -1, "off": 0, "on": 1}[args.flash_attn]
     params.n_parallel = 1
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads

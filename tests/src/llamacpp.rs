@@ -51,9 +51,15 @@ pub fn python() -> PathBuf {
         .clone()
 }
 
-/// Sends `request` to llama.cpp running `model` on `threads` threads (see
-/// `tests/llamacpp/reference.py` for the request and the answer).
+/// Sends `request` to llama.cpp running `model` on `threads` threads with its default
+/// attention (see `tests/llamacpp/reference.py` for the request and the answer).
 pub fn reference(model: &Path, threads: usize, request: &Value) -> Value {
+    reference_with(model, threads, "auto", request)
+}
+
+/// [`reference`] with llama.cpp's attention path chosen: `auto` (its default: flash
+/// attention on the CPU), `on` or `off` (softmax(QKᵀ)·V, as ours).
+pub fn reference_with(model: &Path, threads: usize, flash_attn: &str, request: &Value) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("request.json");
     std::fs::write(&path, serde_json::to_vec(request).unwrap()).unwrap();
@@ -61,6 +67,7 @@ pub fn reference(model: &Path, threads: usize, request: &Value) -> Value {
         .arg(repo_root().join("tests/llamacpp/reference.py"))
         .args(["--model".as_ref(), model.as_os_str()])
         .args(["--threads", &threads.to_string(), "--ctx", "512"])
+        .args(["--flash-attn", flash_attn])
         .arg(&path)
         .output()
         .expect("cannot run tests/llamacpp/reference.py");
