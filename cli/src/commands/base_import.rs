@@ -42,7 +42,7 @@ pub(crate) fn run(args: &BaseImportArgs, printer: &Printer) -> anyhow::Result<()
         human_bytes(imported.weights_bytes)
     ));
     printer.line(format!(
-        "Run it: modularbase run --base {} --chat \"What is the capital of France?\"",
+        "Run it: modularbase run --base {} --chat \"Hello! Who are you?\"",
         out.display()
     ));
     Ok(())
