@@ -5,11 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::quantized::GgmlDType;
-use candle_core::quantized::gguf_file::{Content, Value};
-use modularbase_pack::{MANIFEST_FILE, Manifest, PackId, WEIGHTS_FILE};
+use modularbase_pack::{HashingReader, MANIFEST_FILE, Manifest, PackId, WEIGHTS_FILE};
 use semver::Version;
 
-use crate::base::{BaseWeights, GeneralInfo, read_base_gguf, write_base_gguf};
+use crate::base::{BaseWeights, GeneralInfo, read_base_gguf_with_provenance, write_base_gguf};
 use crate::error::{Result, RuntimeError};
 use crate::scaffold::{README_FILE, base_manifest, base_shape_table};
 
@@ -54,8 +53,7 @@ pub fn import_base(source: &Path, out: &Path, options: &ImportOptions) -> Result
             out.display()
         )));
     }
-    let weights = read_base_gguf(source)?;
-    let general = general_strings(source)?;
+    let (weights, general) = read_base_gguf_with_provenance(source)?;
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -78,10 +76,10 @@ pub fn import_base(source: &Path, out: &Path, options: &ImportOptions) -> Result
     ));
     manifest.license = general_value(&general, "general.license").map(|l| spdx(&l));
     let target = dir.join(WEIGHTS_FILE);
-    let weights = match options.quantize {
+    let (weights, source_sha256) = match options.quantize {
         None => {
-            std::fs::copy(source, &target).map_err(io("copy", source))?;
-            weights
+            let sha256 = copy_hashing(source, &target)?;
+            (weights, sha256)
         }
         Some(dtype) => {
             let weights = weights.requantized(dtype)?;
@@ -92,13 +90,12 @@ pub fn import_base(source: &Path, out: &Path, options: &ImportOptions) -> Result
                 description: manifest.description.clone(),
             };
             write_base_gguf(&target, &weights, info)?;
-            weights
+            (weights, sha256_file(source)?)
         }
     };
     let weights_bytes = std::fs::metadata(&target)
         .map_err(io("read", &target))?
         .len();
-    let source_sha256 = sha256_file(source)?;
     let card = model_card(
         &manifest,
         &weights,
@@ -124,35 +121,6 @@ pub fn import_base(source: &Path, out: &Path, options: &ImportOptions) -> Result
         weights_bytes,
         source_sha256,
     })
-}
-
-/// The file's `general.*` keys whose values are strings or string lists, sorted.
-fn general_strings(path: &Path) -> Result<Vec<(String, String)>> {
-    let mut file = std::fs::File::open(path).map_err(io("open", path))?;
-    let content = Content::read(&mut file).map_err(|e| RuntimeError::BadWeights {
-        path: path.to_owned(),
-        what: "base",
-        problem: crate::error::candle_message(&e),
-    })?;
-    let mut out: Vec<(String, String)> = content
-        .metadata
-        .iter()
-        .filter(|(k, _)| k.starts_with("general."))
-        .filter_map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                Value::Array(items) => items
-                    .iter()
-                    .filter_map(|i| i.to_string().ok().cloned())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                _ => return None,
-            };
-            Some((k.clone(), text))
-        })
-        .collect();
-    out.sort();
-    Ok(out)
 }
 
 fn general_value(general: &[(String, String)], key: &str) -> Option<String> {
@@ -234,6 +202,15 @@ fn model_card(
 fn sha256_file(path: &Path) -> Result<String> {
     let (digest, _) = modularbase_pack::sha256_file(path).map_err(io("read", path))?;
     Ok(digest.to_hex())
+}
+
+/// Copies `source` to `target` in one pass that also hashes it; returns the SHA-256.
+fn copy_hashing(source: &Path, target: &Path) -> Result<String> {
+    let mut reader = HashingReader::new(std::fs::File::open(source).map_err(io("open", source))?);
+    let mut out = std::fs::File::create(target).map_err(io("create", target))?;
+    std::io::copy(&mut reader, &mut out).map_err(io("copy", source))?;
+    out.sync_all().map_err(io("write", target))?;
+    Ok(reader.finish().0.to_hex())
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

@@ -55,17 +55,21 @@ impl Embedding {
                 device,
             } => {
                 let data = table.data()?;
-                let mut rows = Vec::with_capacity(tokens.len());
+                let mut bytes = Vec::with_capacity(tokens.len() * row_bytes);
                 for &token in tokens {
                     let start = token as usize * row_bytes;
-                    let bytes = data.get(start..start + row_bytes).ok_or_else(|| {
+                    let row = data.get(start..start + row_bytes).ok_or_else(|| {
                         RuntimeError::Config(format!("token {token} is outside the vocabulary"))
                     })?;
-                    let row =
-                        qtensor_from_ggml(table.dtype(), bytes, vec![1, *hidden], &Device::Cpu)?;
-                    rows.push(row.dequantize(&Device::Cpu)?);
+                    bytes.extend_from_slice(row);
                 }
-                Ok(Tensor::cat(&rows, 0)?.to_device(device)?)
+                let rows = qtensor_from_ggml(
+                    table.dtype(),
+                    &bytes,
+                    vec![tokens.len(), *hidden],
+                    &Device::Cpu,
+                )?;
+                Ok(rows.dequantize(device)?)
             }
         }
     }

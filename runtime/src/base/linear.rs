@@ -15,6 +15,8 @@
 //! with `s` rounded to F16 as its Q8_1 blocks store it. The integer dot products are the
 //! same as llama.cpp's: the result differs from llama.cpp's only in float rounding.
 
+use std::cell::OnceCell;
+
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{D, DType, Device, Module, Tensor};
 
@@ -76,27 +78,51 @@ impl Linear {
         })
     }
 
-    /// `x · Wᵀ` for `x` of shape `[.., in]`.
-    pub(super) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// `x · Wᵀ` for the input's `x` of shape `[.., in]`.
+    pub(super) fn forward(&self, input: &LinearInput<'_>) -> Result<Tensor> {
         match self {
-            Self::Plain(m) => Ok(m.forward(x)?),
+            Self::Plain(m) => Ok(m.forward(input.x)?),
             Self::Q4_1 { q4_0, eight_d, m } => {
-                let y = q4_0.forward(x)?;
-                let dims = x.dims().to_vec();
-                let cols = dims[dims.len() - 1];
-                let rows = x.elem_count() / cols;
-                let flat = x.reshape((rows, cols))?;
-                let quantized = QTensor::quantize(&flat.to_device(&Device::Cpu)?, GgmlDType::Q8_0)?
-                    .dequantize(x.device())?;
-                let sums = quantized
-                    .reshape((rows, cols / BLOCK, BLOCK))?
-                    .sum(D::Minus1)?;
-                // llama.cpp's Q8_1 keeps the block sum `s` as F16 for its `m·s` term.
-                let rounded = sums.to_dtype(DType::F16)?.to_dtype(DType::F32)?;
+                let y = q4_0.forward(input.x)?;
+                let (sums, rounded) = input.block_sums()?;
                 let offset = (sums.matmul(&eight_d.t()?)? + rounded.matmul(&m.t()?)?)?;
                 let offset = offset.reshape(y.shape())?;
                 Ok((y + offset)?)
             }
         }
+    }
+}
+
+/// The input of one or more matrices, with the Q8 block sums the Q4_1 offset term needs,
+/// computed once for every matrix that reads the same input (q, k and v; gate and up).
+pub(super) struct LinearInput<'a> {
+    x: &'a Tensor,
+    sums: OnceCell<(Tensor, Tensor)>,
+}
+
+impl<'a> LinearInput<'a> {
+    /// `x`, shaped `[.., in]`.
+    pub(super) fn new(x: &'a Tensor) -> Self {
+        Self {
+            x,
+            sums: OnceCell::new(),
+        }
+    }
+
+    /// `s(x)` `[rows, in / 32]` as the kernel quantizes `x` (Q8_0), and the same rounded to
+    /// F16 as llama.cpp's Q8_1 blocks store it for their `m·s` term.
+    fn block_sums(&self) -> Result<&(Tensor, Tensor)> {
+        if let Some(sums) = self.sums.get() {
+            return Ok(sums);
+        }
+        let cols = self.x.dim(D::Minus1)?;
+        let rows = self.x.elem_count() / cols;
+        let flat = self.x.reshape((rows, cols))?.to_device(&Device::Cpu)?;
+        let quantized = QTensor::quantize(&flat, GgmlDType::Q8_0)?.dequantize(self.x.device())?;
+        let sums = quantized
+            .reshape((rows, cols / BLOCK, BLOCK))?
+            .sum(D::Minus1)?;
+        let rounded = sums.to_dtype(DType::F16)?.to_dtype(DType::F32)?;
+        Ok(self.sums.get_or_init(|| (sums, rounded)))
     }
 }

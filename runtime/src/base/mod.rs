@@ -9,6 +9,7 @@ mod embedding;
 mod linear;
 mod weights;
 
+pub(crate) use weights::read_base_gguf_with_provenance;
 pub use weights::{
     BaseWeights, GeneralInfo, SUPPORTED_TENSOR_TYPES, read_base_gguf, write_base_gguf,
 };
@@ -25,7 +26,7 @@ use crate::config::BaseConfig;
 use crate::error::{Result, RuntimeError};
 use crate::vocab::Vocab;
 use embedding::Embedding;
-use linear::Linear;
+use linear::{Linear, LinearInput};
 
 /// Something that adds to the base's hidden stream at one layer (a pack).
 pub trait HiddenPlug {
@@ -71,9 +72,10 @@ impl Attention {
                 .transpose(1, 2)?
                 .contiguous()?)
         };
-        let q = heads(self.q.forward(x)?, self.heads)?;
-        let k = heads(self.k.forward(x)?, self.kv_heads)?;
-        let v = heads(self.v.forward(x)?, self.kv_heads)?;
+        let input = LinearInput::new(x);
+        let q = heads(self.q.forward(&input)?, self.heads)?;
+        let k = heads(self.k.forward(&input)?, self.kv_heads)?;
+        let v = heads(self.v.forward(&input)?, self.kv_heads)?;
         let (cos, sin) = rope.at(offset, seq)?;
         let q = round_to_f16(rope_i(&q, &cos, &sin)?)?;
         let k = round_to_f16(rope_i(&k, &cos, &sin)?)?;
@@ -93,7 +95,7 @@ impl Attention {
         };
         let y = softmax_last_dim(&scores)?.matmul(&v.contiguous()?)?;
         let y = y.transpose(1, 2)?.reshape((b, seq, hidden))?;
-        self.o.forward(&y)
+        self.o.forward(&LinearInput::new(&y))
     }
 }
 
@@ -124,8 +126,10 @@ struct Mlp {
 
 impl Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let gated = (candle_nn::ops::silu(&self.gate.forward(x)?)? * self.up.forward(x)?)?;
-        self.down.forward(&gated)
+        let input = LinearInput::new(x);
+        let gated =
+            (candle_nn::ops::silu(&self.gate.forward(&input)?)? * self.up.forward(&input)?)?;
+        self.down.forward(&LinearInput::new(&gated))
     }
 }
 
@@ -360,7 +364,7 @@ impl BaseModel {
         plug: Option<&dyn HiddenPlug>,
     ) -> Result<Tensor> {
         let h = self.hidden_states(tokens, offset, plug)?;
-        self.output.forward(&h)
+        self.output.forward(&LinearInput::new(&h))
     }
 
     /// The prompt's mean-pooled final hidden state `[hidden]`, without any pack; leaves the

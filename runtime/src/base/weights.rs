@@ -251,6 +251,14 @@ fn file_type(tensors: &[(String, QTensor)]) -> u32 {
 /// needs with its shape and a supported type, and the vocabulary. Whatever is missing or
 /// unsupported is named in the error, with what is supported.
 pub fn read_base_gguf(path: &Path) -> Result<BaseWeights> {
+    Ok(read_base_gguf_with_provenance(path)?.0)
+}
+
+/// [`read_base_gguf`], and the file's `general.*` keys whose values are text (lists joined
+/// with `, `), sorted: its provenance, for a model card.
+pub(crate) fn read_base_gguf_with_provenance(
+    path: &Path,
+) -> Result<(BaseWeights, Vec<(String, String)>)> {
     let mut file = GgufFile::open(path, "base")?;
     let architecture = file.string("general.architecture")?;
     if architecture != "llama" {
@@ -303,9 +311,32 @@ pub fn read_base_gguf(path: &Path) -> Result<BaseWeights> {
         let tensor = file.tensor(&name, &shape)?;
         tensors.push((name, tensor));
     }
-    Ok(BaseWeights {
+    let weights = BaseWeights {
         config,
         tensors,
         vocab,
-    })
+    };
+    Ok((weights, general_strings(&file.content)))
+}
+
+fn general_strings(content: &candle_core::quantized::gguf_file::Content) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = content
+        .metadata
+        .iter()
+        .filter(|(k, _)| k.starts_with("general."))
+        .filter_map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(|i| i.to_string().ok().cloned())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                _ => return None,
+            };
+            Some((k.clone(), text))
+        })
+        .collect();
+    out.sort();
+    out
 }
