@@ -298,3 +298,99 @@ fn a_file_that_is_not_gguf_is_refused_without_a_backtrace() {
     assert_eq!(stderr.lines().count(), 2, "{stderr}");
     assert!(!dir.path().join("notes").exists());
 }
+
+#[test]
+fn a_sentencepiece_vocabulary_other_than_ours_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = hostile(dir.path(), "spm.gguf", |c, _| {
+        if let Some(Value::Array(tokens)) = c.metadata.get_mut("tokenizer.ggml.tokens") {
+            tokens[40] = Value::String("▁the".into());
+        }
+    });
+    refused_and_nothing_written(
+        dir.path(),
+        &file,
+        "SentencePiece (`llama`) vocabularies other than ModularBase's byte vocabulary are not supported yet",
+    );
+}
+
+#[test]
+fn an_unknown_tokenizer_model_is_refused_with_the_supported_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = hostile(dir.path(), "bert.gguf", |c, _| {
+        c.metadata
+            .insert("tokenizer.ggml.model".into(), Value::String("bert".into()));
+    });
+    refused_and_nothing_written(
+        dir.path(),
+        &file,
+        "`tokenizer.ggml.model` is `bert`; supported: `gpt2` (byte-level BPE)",
+    );
+}
+
+#[test]
+fn a_bpe_vocabulary_split_in_an_unknown_way_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = hostile(dir.path(), "pre.gguf", |c, _| {
+        c.metadata
+            .insert("tokenizer.ggml.model".into(), Value::String("gpt2".into()));
+        c.metadata.insert(
+            "tokenizer.ggml.pre".into(),
+            Value::String("deepseek-coder".into()),
+        );
+    });
+    refused_and_nothing_written(
+        dir.path(),
+        &file,
+        "`tokenizer.ggml.pre` is `deepseek-coder`, whose splitting is not supported; supported: smollm",
+    );
+}
+
+/// `base import` killed (SIGKILL) at 100 moments spread over its run: the target directory
+/// is either absent or a whole base (manifest, card, weights byte-identical to the source).
+#[test]
+fn a_killed_import_never_leaves_a_half_written_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = repo_root()
+        .join("examples/packs/tiny_base-1.0.0")
+        .join(WEIGHTS_FILE);
+    let expected = sha256_file(&source).unwrap();
+    let started = std::time::Instant::now();
+    succeeded(&import(dir.path(), &source, &["--out", "timed"]));
+    let run = started.elapsed().as_micros().max(1_000) as u64;
+    let (mut whole, mut absent) = (0, 0);
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..100 {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let delay = (x >> 33) % (run * 3 / 2);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_modularbase"))
+            .args(["base", "import", source.to_str().unwrap()])
+            .args(["--id", "tiny_base", "--version", "1.0.0", "--out", "killed"])
+            .current_dir(dir.path())
+            .env("MODULARBASE_HOME", dir.path().join(".home"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(delay));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let out = dir.path().join("killed");
+        if out.exists() {
+            for file in [MANIFEST_FILE, "README.md"] {
+                assert!(out.join(file).is_file(), "`{file}` missing after a kill");
+            }
+            assert_eq!(sha256_file(&out.join(WEIGHTS_FILE)).unwrap(), expected);
+            std::fs::remove_dir_all(&out).unwrap();
+            whole += 1;
+        } else {
+            absent += 1;
+        }
+    }
+    assert!(
+        whole > 0 && absent > 0,
+        "kills all landed on one side: {whole} whole, {absent} absent"
+    );
+}
