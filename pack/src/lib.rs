@@ -30,11 +30,13 @@
 mod api;
 mod archive;
 mod digest;
+pub mod gguf;
 mod id;
 mod index;
 mod manifest;
 mod signing;
 mod text_serde;
+pub mod weights;
 
 pub use api::{
     ErrorDetail, ErrorEnvelope, IndexConfig, KeyInfo, KeyList, OkResponse, OwnerList, OwnerUser,
@@ -57,3 +59,4 @@ pub use manifest::{
 pub use signing::{
     KeyFileError, PackSignature, PublicKey, SignatureError, SigningKey, signed_statement,
 };
+pub use weights::{BaseShape, DomainShape, RouterShape, WeightsError, WeightsShape};

@@ -33,7 +33,7 @@ fn pax_path(path: &str) -> Vec<RawEntry> {
     let len = record.len() + (record.len() + 3).to_string().len();
     let mut pax = RawEntry::file("PaxHeader", format!("{len}{record}"));
     pax.kind = EntryType::XHeader;
-    vec![pax, RawEntry::file("weights.gguf", support::weights(100))]
+    vec![pax, RawEntry::file("weights.gguf", support::weights(&[]))]
 }
 
 struct Case {

@@ -5,10 +5,11 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 use super::{
-    ArchiveContents, ArchiveError, ArchiveFile, ArchiveLimits, GGUF_MAGIC, MANIFEST_FILE,
-    WEIGHTS_FILE,
+    ArchiveContents, ArchiveError, ArchiveFile, ArchiveLimits, MANIFEST_FILE, WEIGHTS_FILE,
 };
 use crate::Manifest;
+use crate::gguf::{GgufError, GgufHeader};
+use crate::weights::WeightsShape;
 
 /// zstd level: the default of the `zstd` tool, a good speed/size balance for weights.
 const ZSTD_LEVEL: i32 = 3;
@@ -55,7 +56,7 @@ pub fn build_archive<W: Write>(pack_dir: &Path, out: W) -> Result<ArchiveContent
             size,
         });
     }
-    check_gguf_magic(&pack_dir.join(WEIGHTS_FILE))?;
+    let weights = check_weights_file(&pack_dir.join(WEIGHTS_FILE), &manifest, &limits)?;
 
     let write_error = |source| ArchiveError::Io {
         action: "write the archive of",
@@ -104,6 +105,7 @@ pub fn build_archive<W: Write>(pack_dir: &Path, out: W) -> Result<ArchiveContent
         manifest,
         files,
         readme,
+        weights,
     })
 }
 
@@ -123,17 +125,21 @@ fn canonical_header(name: &str, size: u64) -> io::Result<tar::Header> {
     Ok(header)
 }
 
-fn check_gguf_magic(path: &Path) -> Result<(), ArchiveError> {
-    let mut magic = [0u8; 4];
-    let read = File::open(path).and_then(|mut f| f.read_exact(&mut magic));
-    match read {
-        Ok(()) if &magic == GGUF_MAGIC => Ok(()),
-        Ok(()) => Err(ArchiveError::NotGguf),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(ArchiveError::NotGguf),
-        Err(source) => Err(ArchiveError::Io {
+/// The weights file's header and its meaning for the pack's kind, checked as every
+/// reader of the archive will check them.
+fn check_weights_file(
+    path: &Path,
+    manifest: &Manifest,
+    limits: &ArchiveLimits,
+) -> Result<WeightsShape, ArchiveError> {
+    let header = GgufHeader::open(path, &limits.weights).map_err(|e| match e {
+        GgufError::Read(source) => ArchiveError::Io {
             action: "read",
             path: path.to_owned(),
             source,
-        }),
-    }
+        },
+        other => ArchiveError::from(other),
+    })?;
+    WeightsShape::check_pack(manifest, &header)
+        .map_err(|e| ArchiveError::weights_shape(manifest, e))
 }

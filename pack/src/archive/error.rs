@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::ManifestError;
+use crate::gguf::GgufError;
+use crate::weights::WeightsError;
+use crate::{Manifest, ManifestError};
 
 /// A pack archive that cannot be built or is refused on reading.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +108,19 @@ pub enum ArchiveError {
     /// `weights.gguf` is not GGUF.
     #[error("`weights.gguf` is not a GGUF file (it does not start with `GGUF`)")]
     NotGguf,
+    /// `weights.gguf` has a malformed or hostile header.
+    #[error("`weights.gguf` is refused: {0}")]
+    Weights(GgufError),
+    /// `weights.gguf` does not hold what the pack's kind needs.
+    #[error("`weights.gguf` is not usable as the {kind} pack `{id}`: {problem}")]
+    WeightsShape {
+        /// The pack.
+        id: String,
+        /// Its kind.
+        kind: String,
+        /// What is wrong.
+        problem: Box<WeightsError>,
+    },
     /// The manifest inside is invalid.
     #[error(transparent)]
     Manifest(Box<ManifestError>),
@@ -133,5 +148,25 @@ pub enum ArchiveError {
 impl From<ManifestError> for ArchiveError {
     fn from(err: ManifestError) -> Self {
         Self::Manifest(Box::new(err))
+    }
+}
+
+impl From<GgufError> for ArchiveError {
+    fn from(err: GgufError) -> Self {
+        match err {
+            GgufError::NotGguf => Self::NotGguf,
+            other => Self::Weights(other),
+        }
+    }
+}
+
+impl ArchiveError {
+    /// `problem` with the weights of the pack `manifest` describes.
+    pub(super) fn weights_shape(manifest: &Manifest, problem: WeightsError) -> Self {
+        Self::WeightsShape {
+            id: manifest.id.to_string(),
+            kind: manifest.kind.to_string(),
+            problem: Box::new(problem),
+        }
     }
 }

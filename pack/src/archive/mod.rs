@@ -16,6 +16,8 @@ use std::fmt;
 
 use semver::Version;
 
+use crate::gguf::GgufLimits;
+use crate::weights::WeightsShape;
 use crate::{Manifest, PackId};
 
 pub use build::build_archive;
@@ -28,8 +30,6 @@ pub const MANIFEST_FILE: &str = "pack.toml";
 pub const WEIGHTS_FILE: &str = "weights.gguf";
 /// Extension of pack archives.
 pub const ARCHIVE_EXTENSION: &str = "mbpack";
-/// The four bytes every GGUF file starts with.
-const GGUF_MAGIC: &[u8; 4] = b"GGUF";
 
 /// `ID-VERSION.mbpack`, the canonical archive file name.
 pub fn archive_file_name(id: &PackId, version: &Version) -> String {
@@ -54,6 +54,8 @@ impl fmt::Display for PackRef {
 /// Hard limits applied while reading an archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArchiveLimits {
+    /// Bounds on the header of `weights.gguf`.
+    pub weights: GgufLimits,
     /// Most tar entries (a pack has three files).
     pub max_entries: usize,
     /// Most bytes all files may unpack to together.
@@ -67,6 +69,7 @@ pub struct ArchiveLimits {
 impl Default for ArchiveLimits {
     fn default() -> Self {
         Self {
+            weights: GgufLimits::default(),
             max_entries: 8,
             max_unpacked_bytes: 16 << 30,
             max_manifest_bytes: 64 << 10,
@@ -85,7 +88,7 @@ pub struct ArchiveFile {
 }
 
 /// What a verified archive holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ArchiveContents {
     /// The validated manifest.
     pub manifest: Manifest,
@@ -93,6 +96,8 @@ pub struct ArchiveContents {
     pub files: Vec<ArchiveFile>,
     /// The model card's text (lossy UTF-8), when the pack has one.
     pub readme: Option<String>,
+    /// The checked shape of its weights.
+    pub weights: WeightsShape,
 }
 
 impl ArchiveContents {

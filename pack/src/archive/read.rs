@@ -8,10 +8,11 @@ use tar::EntryType;
 
 use super::sink::{DirectorySink, Discard, EntrySink};
 use super::{
-    ArchiveContents, ArchiveError, ArchiveFile, ArchiveLimits, GGUF_MAGIC, MANIFEST_FILE, PackRef,
-    WEIGHTS_FILE,
+    ArchiveContents, ArchiveError, ArchiveFile, ArchiveLimits, MANIFEST_FILE, PackRef, WEIGHTS_FILE,
 };
 use crate::Manifest;
+use crate::gguf::{GgufError, GgufHeader};
+use crate::weights::WeightsShape;
 
 /// Zero bytes tolerated after the tar end marker (tar pads to 10 KiB records).
 const MAX_END_PADDING: u64 = 64 << 10;
@@ -209,6 +210,7 @@ struct ReadState<'a> {
     names: BTreeSet<String>,
     files: Vec<ArchiveFile>,
     readme: Option<String>,
+    weights: Option<WeightsShape>,
     entries: usize,
     unpacked: u64,
 }
@@ -222,6 +224,7 @@ impl<'a> ReadState<'a> {
             names: BTreeSet::new(),
             files: Vec::new(),
             readme: None,
+            weights: None,
             entries: 0,
             unpacked: 0,
         }
@@ -253,13 +256,15 @@ impl<'a> ReadState<'a> {
                 entry.read_to_end(&mut head).map_err(stream_error)?;
                 self.readme = Some(String::from_utf8_lossy(&head).into_owned());
             } else {
-                entry
-                    .take(GGUF_MAGIC.len() as u64)
-                    .read_to_end(&mut head)
-                    .map_err(stream_error)?;
-                if head.as_slice() != GGUF_MAGIC {
-                    return Err(ArchiveError::NotGguf);
-                }
+                let (header, consumed) = self.read_weights_header(entry, size)?;
+                head = consumed;
+                let manifest = self
+                    .manifest
+                    .as_ref()
+                    .ok_or(ArchiveError::MissingManifest)?;
+                let shape = WeightsShape::check_pack(manifest, &header)
+                    .map_err(|e| ArchiveError::weights_shape(manifest, e))?;
+                self.weights = Some(shape);
             }
             let written = sink.accept(&name, &mut head.as_slice().chain(&mut *entry))?;
             if written != size {
@@ -301,6 +306,25 @@ impl<'a> ReadState<'a> {
         Ok(())
     }
 
+    /// Reads and checks the header of `weights.gguf` as it streams past, returning it and
+    /// the bytes it consumed (which still belong to the entry).
+    fn read_weights_header<R: Read>(
+        &self,
+        entry: &mut tar::Entry<'_, R>,
+        size: u64,
+    ) -> Result<(GgufHeader, Vec<u8>), ArchiveError> {
+        let mut recorded = Recording {
+            inner: entry,
+            bytes: Vec::new(),
+        };
+        let header =
+            GgufHeader::read(&mut recorded, size, &self.limits.weights).map_err(|e| match e {
+                GgufError::Read(io) => stream_error(io),
+                other => ArchiveError::from(other),
+            })?;
+        Ok((header, recorded.bytes))
+    }
+
     fn read_manifest<R: Read>(
         &self,
         entry: &mut tar::Entry<'_, R>,
@@ -336,9 +360,9 @@ impl<'a> ReadState<'a> {
 
     fn finish(self) -> Result<ArchiveContents, ArchiveError> {
         let manifest = self.manifest.ok_or(ArchiveError::MissingManifest)?;
-        if !self.names.contains(WEIGHTS_FILE) {
+        let Some(weights) = self.weights else {
             return Err(ArchiveError::MissingWeights);
-        }
+        };
         if let Some(readme) = manifest
             .readme
             .as_deref()
@@ -350,6 +374,7 @@ impl<'a> ReadState<'a> {
             manifest,
             files: self.files,
             readme: self.readme,
+            weights,
         })
     }
 }
@@ -406,4 +431,19 @@ fn check_entry_type<R: Read>(entry: &tar::Entry<'_, R>, name: &str) -> Result<()
         name: name.to_owned(),
         kind,
     })
+}
+
+/// A reader that keeps a copy of what it yields (the header bytes of `weights.gguf`, which
+/// must still reach the sink after they have been checked).
+struct Recording<'r, R> {
+    inner: &'r mut R,
+    bytes: Vec<u8>,
+}
+
+impl<R: Read> Read for Recording<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
 }

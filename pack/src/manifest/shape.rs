@@ -18,6 +18,25 @@ pub enum ExpertFormat {
     F16,
 }
 
+impl ExpertFormat {
+    /// Every format.
+    pub const ALL: [Self; 3] = [Self::Q8_0, Self::Q4_0, Self::F16];
+
+    /// Its name in `pack.toml` and in `modularbase.expert_format` (`q8_0`, `q4_0`, `f16`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Q8_0 => "q8_0",
+            Self::Q4_0 => "q4_0",
+            Self::F16 => "f16",
+        }
+    }
+
+    /// The format named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
 /// Sizes of the network a pack carries. Base fields describe a llama core; pack fields
 /// describe adapters and experts. Every field is optional; present ones must agree.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use modularbase_pack::weights::sample_weights;
+use modularbase_pack::{DomainShape, ExpertFormat, WeightsShape};
 use tar::{EntryType, Header};
 
 /// A valid domain manifest, the DESIGN §2 example; line numbers are relied on by tests.
@@ -31,18 +33,29 @@ legacy_python = "*"
     .to_owned()
 }
 
-/// Weights that pass the GGUF magic check.
-pub fn weights(len: usize) -> Vec<u8> {
-    let mut bytes = b"GGUF".to_vec();
-    bytes.extend((0..len.saturating_sub(4)).map(|i| (i * 31 % 251) as u8));
-    bytes
+/// The shape of the valid manifest's weights: a small F16 pack for a base of width 32.
+pub fn domain_shape() -> DomainShape {
+    DomainShape {
+        hidden: 32,
+        width: 8,
+        experts: 1,
+        top_k: 1,
+        expert_ffn: 8,
+        insertion_layer: 0,
+        expert_format: ExpertFormat::F16,
+    }
+}
+
+/// Valid weights for the valid manifest (about 2.5 KB), tensor data `fill` repeated.
+pub fn weights(fill: &[u8]) -> Vec<u8> {
+    sample_weights(&WeightsShape::Domain(domain_shape()), fill)
 }
 
 /// Writes a complete pack directory for the valid manifest into `dir`.
 pub fn write_pack_dir(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("pack.toml"), valid_manifest()).unwrap();
-    std::fs::write(dir.join("weights.gguf"), weights(10_000)).unwrap();
+    std::fs::write(dir.join("weights.gguf"), weights(b"weights")).unwrap();
     std::fs::write(dir.join("README.md"), "# Python Code Pack\n").unwrap();
     dir.to_owned()
 }
@@ -94,7 +107,7 @@ impl RawEntry {
     }
 
     pub fn weights() -> Self {
-        Self::file("weights.gguf", weights(1000))
+        Self::file("weights.gguf", weights(&[]))
     }
 
     pub fn readme() -> Self {
