@@ -40,9 +40,23 @@ pub enum RuntimeError {
     /// A chat template could not be rendered.
     #[error("chat template: {0}")]
     ChatTemplate(String),
+    /// The pack a run was forced to use cannot be used (and falling back was not allowed).
+    #[error("pack `{id}` cannot be used: {cause}")]
+    ForcedPack {
+        /// The pack.
+        id: modularbase_pack::PackId,
+        /// Why.
+        cause: String,
+    },
     /// A configuration that cannot describe a model.
     #[error("invalid model configuration: {0}")]
     Config(String),
+}
+
+impl From<modularbase_pack::WeightsError> for RuntimeError {
+    fn from(e: modularbase_pack::WeightsError) -> Self {
+        Self::Config(e.to_string())
+    }
 }
 
 /// A candle error's message without the backtrace candle attaches when `RUST_BACKTRACE` is

@@ -1,40 +1,62 @@
-//! GGUF files: typed metadata access with clear errors, and atomic writing. What a file of
-//! each kind holds is owned by its reader (`base/weights.rs`, `pack_module.rs`, `router.rs`).
+//! GGUF files: opened only after `modularbase_pack::gguf` has checked the header, and
+//! written atomically. What a file of each kind must hold is checked by
+//! `modularbase_pack::weights`; the readers here (`base/weights.rs`, `pack_module.rs`,
+//! `router.rs`) turn the checked shape into tensors.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use candle_core::Device;
-use candle_core::quantized::QTensor;
 use candle_core::quantized::gguf_file::{self, Content, Value};
+use candle_core::quantized::{GgmlDType, QTensor};
+use modularbase_pack::gguf::{GgmlType, GgufError, GgufHeader, GgufLimits};
 
 use crate::error::{Result, RuntimeError, candle_message};
 
-/// An open GGUF file: its header and a reader for tensor data.
+/// An open GGUF file: its header checked by ModularBase's own bounded reader, then read by
+/// candle's (which only ever sees files the first accepted), and a reader for tensor data.
 pub(crate) struct GgufFile<'p> {
     pub(crate) path: &'p Path,
+    /// The checked header.
+    pub(crate) header: GgufHeader,
+    /// candle's view of the same header.
     pub(crate) content: Content,
     reader: BufReader<File>,
     what: &'static str,
 }
 
 impl<'p> GgufFile<'p> {
-    /// Opens `path`, describing it as `what` (`base` or `pack`) in errors.
+    /// Opens `path`, describing it as `what` (`base`, `pack` or `router`) in errors.
     pub(crate) fn open(path: &'p Path, what: &'static str) -> Result<Self> {
+        let bad = |problem: String| RuntimeError::BadWeights {
+            path: path.to_owned(),
+            what,
+            problem,
+        };
+        let io = |source| RuntimeError::Io {
+            action: "read",
+            path: path.to_owned(),
+            source,
+        };
         let file = File::open(path).map_err(|source| RuntimeError::Io {
             action: "open",
             path: path.to_owned(),
             source,
         })?;
+        let len = file.metadata().map_err(io)?.len();
         let mut reader = BufReader::new(file);
-        let content = Content::read(&mut reader).map_err(|e| RuntimeError::BadWeights {
-            path: path.to_owned(),
-            what,
-            problem: format!("not a readable GGUF file: {}", candle_message(&e)),
-        })?;
+        let header =
+            GgufHeader::read(&mut reader, len, &GgufLimits::default()).map_err(|e| match e {
+                GgufError::Read(source) => io(source),
+                other => bad(other.to_string()),
+            })?;
+        reader.seek(SeekFrom::Start(0)).map_err(io)?;
+        let content = Content::read(&mut reader)
+            .map_err(|e| bad(format!("not a readable GGUF file: {}", candle_message(&e))))?;
         Ok(Self {
             path,
+            header,
             content,
             reader,
             what,
@@ -50,74 +72,9 @@ impl<'p> GgufFile<'p> {
         }
     }
 
-    fn value(&self, key: &str) -> Result<&Value> {
-        self.content
-            .metadata
-            .get(key)
-            .ok_or_else(|| self.bad(format!("metadata key `{key}` is missing")))
-    }
-
-    /// An unsigned integer metadata value.
-    pub(crate) fn usize(&self, key: &str) -> Result<usize> {
-        let value = self.value(key)?;
-        let n = match value {
-            Value::U8(v) => u64::from(*v),
-            Value::U16(v) => u64::from(*v),
-            Value::U32(v) => u64::from(*v),
-            Value::U64(v) => *v,
-            Value::I32(v) if *v >= 0 => *v as u64,
-            Value::I64(v) if *v >= 0 => *v as u64,
-            other => {
-                return Err(self.bad(format!(
-                    "metadata key `{key}` should be an unsigned integer, found {other:?}"
-                )));
-            }
-        };
-        usize::try_from(n).map_err(|_| self.bad(format!("metadata key `{key}` is too large")))
-    }
-
-    /// An unsigned integer metadata value, or `default` when the key is absent.
-    pub(crate) fn usize_or(&self, key: &str, default: usize) -> Result<usize> {
-        if self.content.metadata.contains_key(key) {
-            self.usize(key)
-        } else {
-            Ok(default)
-        }
-    }
-
-    /// A float metadata value, or `default` when the key is absent.
-    pub(crate) fn f32_or(&self, key: &str, default: f32) -> Result<f32> {
-        if self.content.metadata.contains_key(key) {
-            self.f32(key)
-        } else {
-            Ok(default)
-        }
-    }
-
-    /// A float metadata value.
-    pub(crate) fn f32(&self, key: &str) -> Result<f32> {
-        match self.value(key)? {
-            Value::F32(v) => Ok(*v),
-            Value::F64(v) => Ok(*v as f32),
-            other => Err(self.bad(format!(
-                "metadata key `{key}` should be a float, found {other:?}"
-            ))),
-        }
-    }
-
-    /// A string metadata value.
-    pub(crate) fn string(&self, key: &str) -> Result<String> {
-        match self.value(key)? {
-            Value::String(v) => Ok(v.clone()),
-            other => Err(self.bad(format!(
-                "metadata key `{key}` should be a string, found {other:?}"
-            ))),
-        }
-    }
-
     /// The tensor `name`, checked against `shape` (candle order, outermost first).
     pub(crate) fn tensor(&mut self, name: &str, shape: &[usize]) -> Result<QTensor> {
-        if !self.content.tensor_infos.contains_key(name) {
+        if self.header.tensor(name).is_none() {
             return Err(self.bad(format!("tensor `{name}` is missing")));
         }
         let tensor = self
@@ -135,6 +92,27 @@ impl<'p> GgufFile<'p> {
             )));
         }
         Ok(tensor)
+    }
+}
+
+/// candle's name for a GGML storage type.
+pub(crate) fn candle_dtype(kind: GgmlType) -> GgmlDType {
+    match kind {
+        GgmlType::F32 => GgmlDType::F32,
+        GgmlType::F16 => GgmlDType::F16,
+        GgmlType::Bf16 => GgmlDType::BF16,
+        GgmlType::Q4_0 => GgmlDType::Q4_0,
+        GgmlType::Q4_1 => GgmlDType::Q4_1,
+        GgmlType::Q5_0 => GgmlDType::Q5_0,
+        GgmlType::Q5_1 => GgmlDType::Q5_1,
+        GgmlType::Q8_0 => GgmlDType::Q8_0,
+        GgmlType::Q8_1 => GgmlDType::Q8_1,
+        GgmlType::Q2K => GgmlDType::Q2K,
+        GgmlType::Q3K => GgmlDType::Q3K,
+        GgmlType::Q4K => GgmlDType::Q4K,
+        GgmlType::Q5K => GgmlDType::Q5K,
+        GgmlType::Q6K => GgmlDType::Q6K,
+        GgmlType::Q8K => GgmlDType::Q8K,
     }
 }
 
@@ -172,6 +150,14 @@ pub(crate) fn write_gguf(
         file.seek(SeekFrom::Start(GGUF_VERSION_OFFSET))
             .map_err(io("write"))?;
         file.write_all(&GGUF_VERSION.to_le_bytes())
+            .map_err(io("write"))?;
+    }
+    #[cfg(unix)]
+    {
+        // Weights are data anyone may read, like any file a tool writes (the temporary
+        // file starts private).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
             .map_err(io("write"))?;
     }
     tmp.as_file().sync_all().map_err(io("write"))?;

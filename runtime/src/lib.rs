@@ -38,10 +38,7 @@ mod tokenizer;
 pub mod train;
 mod vocab;
 
-pub use base::{
-    BaseModel, BaseWeights, GeneralInfo, HiddenPlug, SUPPORTED_TENSOR_TYPES, read_base_gguf,
-    write_base_gguf,
-};
+pub use base::{BaseModel, BaseWeights, GeneralInfo, HiddenPlug, read_base_gguf, write_base_gguf};
 pub use cache::{CacheError, CacheEvent, CacheStats, GetError, PackCache, ResidentPart, Sized64};
 pub use chat::{ChatMessage, ChatTemplate};
 pub use config::BaseConfig;

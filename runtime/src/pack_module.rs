@@ -17,93 +17,13 @@ use modularbase_pack::ExpertFormat;
 
 use crate::base::{HiddenPlug, to_device};
 use crate::error::{Result, RuntimeError};
-use crate::gguf::{GgufFile, u32_value, write_gguf};
+use crate::gguf::{GgufFile, candle_dtype, u32_value, write_gguf};
 use crate::init::Init;
 use crate::moe::{Expert, MoeLayer};
 
-/// `general.architecture` of pack weights.
-const ARCHITECTURE: &str = "modularbase-pack";
-
-/// The shape of a pack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PackConfig {
-    /// The base's hidden width.
-    pub hidden: usize,
-    /// Adapter output / expert input width.
-    pub width: usize,
-    /// Number of experts.
-    pub experts: usize,
-    /// Experts active per token.
-    pub top_k: usize,
-    /// Hidden width inside each expert.
-    pub expert_ffn: usize,
-    /// The base block after which the pack adds its delta.
-    pub insertion_layer: usize,
-    /// How expert weights are stored.
-    pub expert_format: ExpertFormat,
-}
-
-impl PackConfig {
-    /// The DESIGN defaults (8 experts, 2 active) for a base of width `hidden`.
-    pub fn for_base(hidden: usize, insertion_layer: usize) -> Self {
-        Self {
-            hidden,
-            width: 64,
-            experts: 8,
-            top_k: 2,
-            expert_ffn: 128,
-            insertion_layer,
-            expert_format: ExpertFormat::Q8_0,
-        }
-    }
-
-    /// Refuses inconsistent shapes (quantized blocks need widths that are multiples of 32).
-    pub fn validate(&self) -> Result<()> {
-        let quantized = self.expert_format != ExpertFormat::F16;
-        let problem = if [
-            self.hidden,
-            self.width,
-            self.experts,
-            self.top_k,
-            self.expert_ffn,
-        ]
-        .contains(&0)
-        {
-            Some("every size must be greater than 0".to_owned())
-        } else if self.top_k > self.experts {
-            Some(format!(
-                "top_k ({}) exceeds the number of experts ({})",
-                self.top_k, self.experts
-            ))
-        } else if quantized
-            && (!self.width.is_multiple_of(32) || !self.expert_ffn.is_multiple_of(32))
-        {
-            Some(format!(
-                "quantized experts need width ({}) and expert_ffn ({}) to be multiples of 32",
-                self.width, self.expert_ffn
-            ))
-        } else {
-            None
-        };
-        problem.map_or(Ok(()), |p| Err(RuntimeError::Config(p)))
-    }
-
-    fn expert_dtype(&self) -> GgmlDType {
-        match self.expert_format {
-            ExpertFormat::Q8_0 => GgmlDType::Q8_0,
-            ExpertFormat::Q4_0 => GgmlDType::Q4_0,
-            ExpertFormat::F16 => GgmlDType::F16,
-        }
-    }
-}
-
-fn format_name(format: ExpertFormat) -> &'static str {
-    match format {
-        ExpertFormat::Q8_0 => "q8_0",
-        ExpertFormat::Q4_0 => "q4_0",
-        ExpertFormat::F16 => "f16",
-    }
-}
+/// The shape of a pack (defined, with its bounds and header checks, in
+/// `modularbase_pack::weights`).
+pub use modularbase_pack::DomainShape as PackConfig;
 
 /// A pack's tensors by name, in file order.
 #[derive(Debug)]
@@ -117,47 +37,33 @@ pub struct PackWeights {
 impl PackWeights {
     /// Names and shapes of every tensor of a pack with `config`.
     pub fn layout(c: &PackConfig) -> Vec<(String, Vec<usize>)> {
-        let mut out = vec![
-            ("pack.in.weight".to_owned(), vec![c.width, c.hidden]),
-            ("pack.gate.weight".to_owned(), vec![c.experts, c.width]),
-        ];
-        for e in 0..c.experts {
-            out.push((
-                format!("pack.expert.{e}.up.weight"),
-                vec![c.expert_ffn, c.width],
-            ));
-            out.push((
-                format!("pack.expert.{e}.down.weight"),
-                vec![c.width, c.expert_ffn],
-            ));
-        }
-        out.push(("pack.out.weight".to_owned(), vec![c.hidden, c.width]));
-        out.push(("pack.key".to_owned(), vec![c.hidden]));
-        out
+        c.expected_tensors()
+            .into_iter()
+            .map(|t| (t.name, t.shape))
+            .collect()
     }
 
-    fn dtype_of(c: &PackConfig, name: &str) -> GgmlDType {
-        if name.starts_with("pack.expert.") {
-            c.expert_dtype()
-        } else if name == "pack.key" {
-            GgmlDType::F32
-        } else {
-            GgmlDType::F16
-        }
+    /// Each tensor's storage type, by name.
+    fn storage_types(c: &PackConfig) -> HashMap<String, GgmlDType> {
+        c.expected_tensors()
+            .into_iter()
+            .map(|t| (t.name, candle_dtype(t.types[0])))
+            .collect()
     }
 
     /// Stores F32 tensors in each tensor's storage type (experts quantized as configured).
     pub fn from_f32(config: PackConfig, tensors: Vec<(String, Tensor)>) -> Result<Self> {
         config.validate()?;
+        let types = Self::storage_types(&config);
         let tensors = tensors
             .into_iter()
             .map(|(name, t)| {
                 // Weights live on the host until a module is built from them.
                 let t = t.to_device(&Device::Cpu)?;
-                Ok((
-                    name.clone(),
-                    QTensor::quantize(&t, Self::dtype_of(&config, &name))?,
-                ))
+                let dtype = types.get(&name).copied().ok_or_else(|| {
+                    RuntimeError::Config(format!("tensor `{name}` is not part of a pack"))
+                })?;
+                Ok((name, QTensor::quantize(&t, dtype)?))
             })
             .collect::<Result<_>>()?;
         Ok(Self { config, tensors })
@@ -191,7 +97,7 @@ impl PackWeights {
             ..self.config
         };
         config.validate()?;
-        let dtype = config.expert_dtype();
+        let dtype = candle_dtype(config.expert_type());
         let tensors = self
             .tensors
             .into_iter()
@@ -228,7 +134,10 @@ impl PackWeights {
     pub fn write(&self, path: &Path, name: &str) -> Result<()> {
         let c = &self.config;
         let metadata = vec![
-            ("general.architecture", Value::String(ARCHITECTURE.into())),
+            (
+                "general.architecture",
+                Value::String(modularbase_pack::weights::DOMAIN_ARCHITECTURE.into()),
+            ),
             ("general.name", Value::String(name.to_owned())),
             ("modularbase.hidden_size", u32_value(c.hidden)),
             ("modularbase.pack_width", u32_value(c.width)),
@@ -241,59 +150,33 @@ impl PackWeights {
             ("modularbase.insertion_layer", u32_value(c.insertion_layer)),
             (
                 "modularbase.expert_format",
-                Value::String(format_name(c.expert_format).into()),
+                Value::String(c.expert_format.as_str().into()),
             ),
         ];
         write_gguf(path, &metadata, &self.tensors)
     }
 
-    /// Reads and checks a pack's `weights.gguf`.
+    /// Reads a pack's `weights.gguf`, checked first as `modularbase_pack::weights` checks
+    /// it at build, publish and install.
     pub fn read(path: &Path) -> Result<Self> {
         let mut file = GgufFile::open(path, "pack")?;
-        let architecture = file.string("general.architecture")?;
-        if architecture != ARCHITECTURE {
-            return Err(file.bad(format!(
-                "`general.architecture` is `{architecture}`, a pack must be `{ARCHITECTURE}`"
-            )));
-        }
-        let format = match file.string("modularbase.expert_format")?.as_str() {
-            "q8_0" => ExpertFormat::Q8_0,
-            "q4_0" => ExpertFormat::Q4_0,
-            "f16" => ExpertFormat::F16,
-            other => return Err(file.bad(format!("unknown expert format `{other}`"))),
-        };
-        let config = PackConfig {
-            hidden: file.usize("modularbase.hidden_size")?,
-            width: file.usize("modularbase.pack_width")?,
-            experts: file.usize("modularbase.expert_count")?,
-            top_k: file.usize("modularbase.expert_used_count")?,
-            expert_ffn: file.usize("modularbase.expert_feed_forward_length")?,
-            insertion_layer: file.usize("modularbase.insertion_layer")?,
-            expert_format: format,
-        };
-        config.validate().map_err(|e| file.bad(e.to_string()))?;
+        let config = PackConfig::from_header(&file.header).map_err(|e| file.bad(e.to_string()))?;
         let mut tensors = Vec::new();
         for (name, shape) in Self::layout(&config) {
             let tensor = file.tensor(&name, &shape)?;
-            let expected = Self::dtype_of(&config, &name);
-            if tensor.dtype() != expected {
-                return Err(file.bad(format!(
-                    "tensor `{name}` is {:?}, expected {expected:?}",
-                    tensor.dtype()
-                )));
-            }
             tensors.push((name, tensor));
         }
         Ok(Self { config, tensors })
     }
 }
 
-/// Reads only a pack's routing key (`[hidden]`), without loading the rest.
+/// Reads only a pack's routing key (`[hidden]`), without loading the rest (the whole
+/// header is checked, so a pack that could never load is never routed to).
 pub fn read_pack_key(path: &Path) -> Result<Tensor> {
     let mut file = GgufFile::open(path, "pack")?;
-    let hidden = file.usize("modularbase.hidden_size")?;
+    let config = PackConfig::from_header(&file.header).map_err(|e| file.bad(e.to_string()))?;
     Ok(file
-        .tensor("pack.key", &[hidden])?
+        .tensor("pack.key", &[config.hidden])?
         .dequantize(&Device::Cpu)?)
 }
 
@@ -398,19 +281,7 @@ impl PackModule {
 
     /// Checks the pack fits a base of width `hidden` with `layers` blocks.
     pub fn check_fits(&self, hidden: usize, layers: usize) -> Result<()> {
-        if self.config.hidden != hidden {
-            return Err(RuntimeError::Config(format!(
-                "the pack expects a base of width {}, the base has {hidden}",
-                self.config.hidden
-            )));
-        }
-        if self.config.insertion_layer >= layers {
-            return Err(RuntimeError::Config(format!(
-                "the pack plugs in after block {}, the base has only {layers} blocks",
-                self.config.insertion_layer
-            )));
-        }
-        Ok(())
+        Ok(self.config.check_fits(hidden, layers)?)
     }
 }
 

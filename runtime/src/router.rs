@@ -13,13 +13,12 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 
 use modularbase_pack::PackId;
+use modularbase_pack::weights::{ROUTER_ARCHITECTURE, RouterShape};
 
 use crate::error::Result;
 use crate::gguf::{GgufFile, u32_value, write_gguf};
 use crate::init::Init;
 
-/// `general.architecture` of router weights.
-const ARCHITECTURE: &str = "modularbase-router";
 /// Cosine similarity below which no pack is chosen, when the router file sets none.
 pub const DEFAULT_THRESHOLD: f32 = 0.2;
 
@@ -91,16 +90,9 @@ impl Router {
     /// Reads a router's `weights.gguf`.
     pub fn read(path: &Path, device: &Device) -> Result<Self> {
         let mut file = GgufFile::open(path, "router")?;
-        let architecture = file.string("general.architecture")?;
-        if architecture != ARCHITECTURE {
-            return Err(file.bad(format!(
-                "`general.architecture` is `{architecture}`, a router must be `{ARCHITECTURE}`"
-            )));
-        }
-        let hidden = file.usize("modularbase.hidden_size")?;
-        let threshold = file.f32("modularbase.router_threshold")?;
-        let proj = file.tensor("router.proj.weight", &[hidden, hidden])?;
-        Self::from_projection(&proj.dequantize(&Device::Cpu)?, threshold, device)
+        let shape = RouterShape::from_header(&file.header).map_err(|e| file.bad(e.to_string()))?;
+        let proj = file.tensor("router.proj.weight", &[shape.hidden, shape.hidden])?;
+        Self::from_projection(&proj.dequantize(&Device::Cpu)?, shape.threshold, device)
     }
 
     /// Writes the router's `weights.gguf` (identity routers have nothing to write).
@@ -116,7 +108,10 @@ impl Router {
             .to_dtype(DType::F32)?;
         let hidden = weight.dim(0)?;
         let metadata = vec![
-            ("general.architecture", Value::String(ARCHITECTURE.into())),
+            (
+                "general.architecture",
+                Value::String(ROUTER_ARCHITECTURE.into()),
+            ),
             ("general.name", Value::String(name.to_owned())),
             ("modularbase.hidden_size", u32_value(hidden)),
             ("modularbase.router_threshold", Value::F32(self.threshold)),

@@ -32,6 +32,9 @@ pub struct RunOptions {
     pub force_pack: Option<PackId>,
     /// Wrap the prompt in the base's chat template (one user turn) when it has one.
     pub chat: bool,
+    /// When the forced pack cannot be used, answer with its fallback chain (reported in
+    /// [`RunReport::substitutions`]) instead of failing with [`RuntimeError::ForcedPack`].
+    pub allow_fallback: bool,
 }
 
 /// Bytes of a window that decide its route in a routed evaluation (about a prompt's length).
@@ -87,6 +90,7 @@ pub struct Runtime {
     keys: Vec<(PackId, Tensor)>,
     cache: PackCache<PackModule>,
     device: Device,
+    warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -125,14 +129,20 @@ impl Runtime {
         let mut router = Router::identity();
         let mut router_id = None;
         let mut installed = HashMap::new();
+        let mut warnings = Vec::new();
         for dir in pack_dirs {
             let pack = InstalledPack::open(dir)?;
             let id = pack.manifest.id.clone();
             match pack.manifest.kind {
-                PackKind::Router => {
-                    router = Router::read(&pack.weights(), device)?;
-                    router_id = Some(id);
-                }
+                PackKind::Router => match Router::read(&pack.weights(), device) {
+                    Ok(read) => {
+                        router = read;
+                        router_id = Some(id);
+                    }
+                    Err(e) => warnings.push(format!(
+                        "router `{id}` was not used: {e}; prompts are routed by cosine in the base's hidden space"
+                    )),
+                },
                 PackKind::Domain => {
                     installed.insert(id, pack);
                 }
@@ -145,12 +155,17 @@ impl Runtime {
             }
         }
         // Keys are small: read them all now so routing never loads a whole pack. A pack whose
-        // key cannot be read is not routed to (its failure shows if it is asked for).
-        let mut keys: Vec<(PackId, Tensor)> = installed
-            .iter()
-            .filter_map(|(id, pack)| read_pack_key(&pack.weights()).ok().map(|k| (id.clone(), k)))
-            .collect();
+        // weights fail their checks is not routed to, with a warning (and its cause again if
+        // it is asked for); the other packs are unaffected.
+        let mut keys: Vec<(PackId, Tensor)> = Vec::new();
+        for (id, pack) in &installed {
+            match read_pack_key(&pack.weights()) {
+                Ok(key) => keys.push((id.clone(), key)),
+                Err(e) => warnings.push(format!("pack `{id}` is not routed to: {e}")),
+            }
+        }
         keys.sort_by(|a, b| a.0.cmp(&b.0));
+        warnings.sort();
         let mut pinned = vec![(base_info.id.clone(), base.bytes())];
         if let Some(id) = &router_id {
             pinned.push((id.clone(), router.bytes()));
@@ -166,7 +181,25 @@ impl Runtime {
             keys,
             cache,
             device: device.clone(),
+            warnings,
         })
+    }
+
+    /// Packs that could not be used at all, found while opening (each with its cause).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Whether a domain pack `id` is among the packs given.
+    pub fn has_pack(&self, id: &PackId) -> bool {
+        self.installed.contains_key(id)
+    }
+
+    /// The domain packs given, sorted.
+    pub fn pack_ids(&self) -> Vec<&PackId> {
+        let mut ids: Vec<&PackId> = self.installed.keys().collect();
+        ids.sort();
+        ids
     }
 
     /// The base in use.
@@ -190,6 +223,22 @@ impl Runtime {
         };
         let tokens = self.base.vocab().encode(&text)?;
         let (pack, substitutions) = self.load(wanted.as_ref());
+        if let Some(forced) = &options.force_pack
+            && !options.allow_fallback
+            && pack.as_ref().map(|(id, _)| id) != Some(forced)
+        {
+            let cause = substitutions
+                .iter()
+                .find(|s| &s.wanted == forced)
+                .map_or_else(
+                    || "it could not be loaded".to_owned(),
+                    |s| s.cause.to_string(),
+                );
+            return Err(RuntimeError::ForcedPack {
+                id: forced.clone(),
+                cause,
+            });
+        }
         let usage_before = pack
             .as_ref()
             .map(|(_, p)| p.expert_usage())

@@ -275,7 +275,7 @@ fn a_base_file_is_refused_as_pack_weights() {
     let err = PackWeights::read(&path).unwrap_err();
     assert!(
         err.to_string()
-            .contains("a pack must be `modularbase-pack`"),
+            .contains("a domain pack must be `modularbase-pack`"),
         "{err}"
     );
 }

@@ -158,6 +158,7 @@ fn options(force: Option<&str>) -> RunOptions {
         sampling: Sampling::greedy(),
         force_pack: force.map(|f| f.parse().unwrap()),
         chat: false,
+        allow_fallback: true,
     }
 }
 

@@ -10,9 +10,7 @@ mod linear;
 mod weights;
 
 pub(crate) use weights::read_base_gguf_with_provenance;
-pub use weights::{
-    BaseWeights, GeneralInfo, SUPPORTED_TENSOR_TYPES, read_base_gguf, write_base_gguf,
-};
+pub use weights::{BaseWeights, GeneralInfo, read_base_gguf, write_base_gguf};
 
 use std::collections::HashMap;
 use std::sync::Arc;

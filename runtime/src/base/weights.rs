@@ -11,30 +11,14 @@ use candle_core::{DType, Tensor};
 use modularbase_pack::Manifest;
 
 use crate::config::BaseConfig;
-use crate::error::Result;
+use crate::error::{Result, RuntimeError};
 use crate::gguf::{GgufFile, u32_value, write_gguf};
 use crate::init::Init;
+use crate::tokenizer::VOCAB_SIZE;
 use crate::vocab::Vocab;
 
 /// The storage type matrices of a new base are kept in.
 pub(crate) const BASE_MATRIX_DTYPE: GgmlDType = GgmlDType::F16;
-
-/// Tensor types a base's tensors may be stored in (candle runs each of them).
-pub const SUPPORTED_TENSOR_TYPES: &[GgmlDType] = &[
-    GgmlDType::F32,
-    GgmlDType::F16,
-    GgmlDType::BF16,
-    GgmlDType::Q4_0,
-    GgmlDType::Q4_1,
-    GgmlDType::Q5_0,
-    GgmlDType::Q5_1,
-    GgmlDType::Q8_0,
-    GgmlDType::Q2K,
-    GgmlDType::Q3K,
-    GgmlDType::Q4K,
-    GgmlDType::Q5K,
-    GgmlDType::Q6K,
-];
 
 /// A base core's tensors by llama.cpp name, in file order, and its vocabulary.
 #[derive(Debug)]
@@ -83,27 +67,11 @@ impl From<&Manifest> for GeneralInfo {
 impl BaseWeights {
     /// Names and shapes (outermost first) of every tensor of a base with `config`.
     pub fn layout(config: &BaseConfig) -> Vec<(String, Vec<usize>)> {
-        let (h, kv) = (config.hidden, config.kv_heads * config.head_dim());
-        let mut out = vec![("token_embd.weight".to_owned(), vec![config.vocab, h])];
-        for i in 0..config.layers {
-            let p = format!("blk.{i}");
-            out.extend([
-                (format!("{p}.attn_norm.weight"), vec![h]),
-                (format!("{p}.attn_q.weight"), vec![h, h]),
-                (format!("{p}.attn_k.weight"), vec![kv, h]),
-                (format!("{p}.attn_v.weight"), vec![kv, h]),
-                (format!("{p}.attn_output.weight"), vec![h, h]),
-                (format!("{p}.ffn_norm.weight"), vec![h]),
-                (format!("{p}.ffn_gate.weight"), vec![config.ffn, h]),
-                (format!("{p}.ffn_up.weight"), vec![config.ffn, h]),
-                (format!("{p}.ffn_down.weight"), vec![h, config.ffn]),
-            ]);
-        }
-        out.push(("output_norm.weight".to_owned(), vec![h]));
-        if !config.tied_embeddings {
-            out.push(("output.weight".to_owned(), vec![config.vocab, h]));
-        }
-        out
+        config
+            .expected_tensors()
+            .into_iter()
+            .map(|t| (t.name, t.shape))
+            .collect()
     }
 
     /// Randomly initialised weights (normal, std 0.02; norms 1), reproducible from `seed`.
@@ -127,6 +95,12 @@ impl BaseWeights {
     /// vocabulary.
     pub fn from_f32(config: &BaseConfig, tensors: Vec<(String, Tensor)>) -> Result<Self> {
         config.validate()?;
+        if config.vocab < VOCAB_SIZE {
+            return Err(RuntimeError::Config(format!(
+                "vocab ({}) must hold the {VOCAB_SIZE} byte-tokenizer tokens",
+                config.vocab
+            )));
+        }
         let tensors = tensors
             .into_iter()
             .map(|(name, t)| {
@@ -260,54 +234,10 @@ pub(crate) fn read_base_gguf_with_provenance(
     path: &Path,
 ) -> Result<(BaseWeights, Vec<(String, String)>)> {
     let mut file = GgufFile::open(path, "base")?;
-    let architecture = file.string("general.architecture")?;
-    if architecture != "llama" {
-        return Err(file.bad(format!(
-            "`general.architecture` is `{architecture}`; supported: `llama` (llama-family models such as Llama, SmolLM2, TinyLlama)"
-        )));
-    }
-    let embed_rows = match file.content.tensor_infos.get("token_embd.weight") {
-        Some(info) => info.shape.dims().first().copied().unwrap_or(0),
-        None => return Err(file.bad("tensor `token_embd.weight` is missing")),
-    };
-    let heads = file.usize("llama.attention.head_count")?;
-    let config = BaseConfig {
-        hidden: file.usize("llama.embedding_length")?,
-        layers: file.usize("llama.block_count")?,
-        heads,
-        kv_heads: file.usize_or("llama.attention.head_count_kv", heads)?,
-        ffn: file.usize("llama.feed_forward_length")?,
-        vocab: embed_rows,
-        context: file.usize("llama.context_length")?,
-        rope_theta: file.f32_or("llama.rope.freq_base", 10_000.0)?,
-        rms_eps: file.f32("llama.attention.layer_norm_rms_epsilon")?,
-        tied_embeddings: !file.content.tensor_infos.contains_key("output.weight"),
-    };
-    config.validate().map_err(|e| file.bad(e.to_string()))?;
-    if let Ok(vocab) = file.usize("llama.vocab_size")
-        && vocab != config.vocab
-    {
-        return Err(file.bad(format!(
-            "`llama.vocab_size` is {vocab} but `token_embd.weight` has {} rows",
-            config.vocab
-        )));
-    }
-    let rope_dims = file.usize_or("llama.rope.dimension_count", config.head_dim())?;
-    if rope_dims != config.head_dim() {
-        return Err(file.bad(format!(
-            "`llama.rope.dimension_count` is {rope_dims}; only rotary embeddings over the whole head ({}) are supported",
-            config.head_dim()
-        )));
-    }
+    let config = BaseConfig::from_header(&file.header).map_err(|e| file.bad(e.to_string()))?;
     let vocab = Vocab::from_gguf(&file.content, config.vocab).map_err(|e| file.bad(e))?;
     let mut tensors = Vec::new();
     for (name, shape) in BaseWeights::layout(&config) {
-        let dtype = file.content.tensor_infos.get(&name).map(|i| i.ggml_dtype);
-        if let Some(dtype) = dtype.filter(|d| !SUPPORTED_TENSOR_TYPES.contains(d)) {
-            return Err(file.bad(format!(
-                "tensor `{name}` is stored as {dtype:?}; supported: {SUPPORTED_TENSOR_TYPES:?}"
-            )));
-        }
         let tensor = file.tensor(&name, &shape)?;
         tensors.push((name, tensor));
     }
