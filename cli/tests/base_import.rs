@@ -216,7 +216,7 @@ fn a_vocabulary_of_the_wrong_size_is_refused() {
     refused_and_nothing_written(
         dir.path(),
         &file,
-        "the vocabulary has 100 tokens but `token_embd.weight` has 258 rows",
+        "metadata key `tokenizer.ggml.tokens` is 100 tokens; `token_embd.weight` has 258 rows",
     );
 }
 
@@ -234,7 +234,7 @@ fn a_tensor_of_an_unsupported_type_is_refused_with_the_supported_ones() {
     refused_and_nothing_written(
         dir.path(),
         &file,
-        "tensor `blk.0.attn_q.weight` is stored as Q8_1; supported: [F32, F16, BF16, Q4_0",
+        "tensor `blk.0.attn_q.weight` is stored as Q8_1, expected F32 or F16 or BF16 or Q4_0",
     );
 }
 
@@ -292,7 +292,7 @@ fn a_file_that_is_not_gguf_is_refused_without_a_backtrace() {
         .unwrap();
     refused(
         &out,
-        "is not a usable base: not a readable GGUF file: unknown magic",
+        "is not a usable base: it is not a GGUF file (it does not start with `GGUF`)",
     );
     let stderr = text(&out.stderr);
     assert_eq!(stderr.lines().count(), 2, "{stderr}");

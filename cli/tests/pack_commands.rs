@@ -9,6 +9,8 @@ use common::{modularbase, succeeded, text};
 use std::fs;
 use std::path::Path;
 
+use modularbase_tests::test_shape;
+
 const MANIFEST: &str = r#"[pack]
 id = "python_code"
 version = "1.0.0"
@@ -28,7 +30,8 @@ fn pack_dir(root: &Path) -> std::path::PathBuf {
     let dir = root.join("python_code");
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join("pack.toml"), MANIFEST).unwrap();
-    fs::write(dir.join("weights.gguf"), b"GGUF\x03\0\0\0 weights").unwrap();
+    let weights = modularbase_pack::weights::sample_weights(&test_shape("domain"), b"weights");
+    fs::write(dir.join("weights.gguf"), weights).unwrap();
     fs::write(dir.join("README.md"), "# Python Code Pack\n").unwrap();
     dir
 }

@@ -199,7 +199,7 @@ fn inspect_checks_the_signature_beside_the_archive() {
     let other_dir = dir.path().join("other");
     let other = Pack::base("tiny_base", "1.0.0")
         .description("other bytes")
-        .weights(b"GGUF other".to_vec());
+        .weights(modularbase_tests::synthetic_weights("base", b"other bytes"));
     other.write_to(&other_dir).unwrap();
     assert!(
         in_home(

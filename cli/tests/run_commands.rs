@@ -145,7 +145,7 @@ fn run_answers_and_debug_shows_route_experts_and_cache() {
 }
 
 #[test]
-fn a_corrupt_pack_is_replaced_with_a_warning() {
+fn a_corrupt_forced_pack_is_an_error_unless_fallback_is_allowed() {
     let (_dir, root) = world();
     std::fs::write(root.join("python_code/weights.gguf"), b"GGUF?").unwrap();
     let mut args = vec![
@@ -160,6 +160,17 @@ fn a_corrupt_pack_is_replaced_with_a_warning() {
         "cpu",
     ];
     args.extend(SET);
+    let out = modularbase(&root, &args);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error: pack `python_code` cannot be used: its weights are unreadable:")
+            && stderr.contains("hint: pass `--allow-fallback`"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing is answered");
+
+    args.push("--allow-fallback");
     let out = modularbase(&root, &args);
     succeeded(&out);
     let stderr = text(&out.stderr);

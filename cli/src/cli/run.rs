@@ -52,6 +52,11 @@ pub struct RunArgs {
     /// and stop at its end of turn; bases without a template take the prompt as it is.
     #[arg(long)]
     pub chat: bool,
+    /// When the pack forced with `--pack ID` cannot be used (its weights fail their checks,
+    /// it does not fit the base, …), answer with its fallback chain and a warning instead of
+    /// failing.
+    #[arg(long)]
+    pub allow_fallback: bool,
 }
 
 /// Arguments of `monitor`.

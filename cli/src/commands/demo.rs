@@ -145,6 +145,7 @@ fn real_model(
         sampling: Sampling::greedy(),
         force_pack: None,
         chat: true,
+        allow_fallback: false,
     };
     for prompt in model.prompts {
         let report = runtime

@@ -18,8 +18,14 @@ pub(crate) fn run(args: &RunArgs, printer: &Printer) -> anyhow::Result<()> {
         },
         force_pack: forced,
         chat: args.chat,
+        allow_fallback: args.allow_fallback,
     };
-    let report = runtime.run(&args.prompt, &options)?;
+    let report = runtime.run(&args.prompt, &options).map_err(|e| match e {
+        e @ modularbase_runtime::RuntimeError::ForcedPack { .. } => anyhow::anyhow!(
+            "{e}\nhint: pass `--allow-fallback` to answer with its fallback chain instead, or run without `--pack` to route the prompt"
+        ),
+        other => other.into(),
+    })?;
     for s in &report.substitutions {
         printer.warn(format!("pack `{}` was not used: {}", s.wanted, s.cause));
     }

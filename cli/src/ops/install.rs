@@ -9,8 +9,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use modularbase_pack::gguf::{GgufHeader, GgufLimits};
 use modularbase_pack::{
-    ArchiveLimits, IndexRecord, PackId, PackRef, PublicKey, sha256_file, unpack_archive,
+    ArchiveLimits, BaseShape, IndexRecord, MANIFEST_FILE, Manifest, PackId, PackRef, PublicKey,
+    WEIGHTS_FILE, WeightsShape, sha256_file, unpack_archive,
 };
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -257,6 +259,7 @@ pub fn install(
         )
         .with_context(|| format!("cannot install {}@{}", record.id, record.vers))?;
     }
+    check_shapes(home, resolution)?;
     for record in resolution.packs.values() {
         trusted.keys.entry(record.id.clone()).or_insert(record.key);
     }
@@ -284,6 +287,49 @@ pub fn install(
         &toml::to_string(&lock).context("cannot serialise the lock")?,
     )?;
     Ok(lock)
+}
+
+/// Every resolved pack's weights checked as installed (packs unpacked by an earlier install
+/// included), and every domain pack made for the resolved base fits it: hidden width and
+/// insertion layer. Runs before the lock changes, so a set that cannot run is never locked.
+fn check_shapes(home: &Home, resolution: &Resolution) -> anyhow::Result<()> {
+    let mut base: Option<(&IndexRecord, BaseShape)> = None;
+    let mut domains = Vec::new();
+    for record in resolution.packs.values() {
+        let dir = home.pack_dir(&record.id, &record.vers);
+        let manifest = Manifest::load(&dir.join(MANIFEST_FILE))?;
+        let weights = dir.join(WEIGHTS_FILE);
+        let shape = GgufHeader::open(&weights, &GgufLimits::default())
+            .map_err(anyhow::Error::from)
+            .and_then(|header| Ok(WeightsShape::check_pack(&manifest, &header)?))
+            .with_context(|| {
+                format!(
+                    "the installed weights of {}@{} (`{}`) are refused",
+                    record.id,
+                    record.vers,
+                    weights.display()
+                )
+            })?;
+        match shape {
+            WeightsShape::Base(b) => base = Some((record, b)),
+            WeightsShape::Domain(d) => domains.push((record, manifest.base, d)),
+            WeightsShape::Router(_) => {}
+        }
+    }
+    let Some((base_record, base)) = base else {
+        return Ok(());
+    };
+    for (record, family, shape) in domains {
+        if family.as_ref() == Some(&base_record.id) {
+            shape.check_fits_base(&base).with_context(|| {
+                format!(
+                    "{}@{} does not fit the base {}@{} it would run on",
+                    record.id, record.vers, base_record.id, base_record.vers
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Accepts the key the index now names for `id` (after a publisher changed keys).

@@ -46,6 +46,21 @@ pub fn open_runtime(
         }
     }
     let runtime = open_dirs(&base, &dirs, set.budget.0, &set.device, printer)?;
+    if let Some(id) = forced.as_ref().filter(|id| !runtime.has_pack(id)) {
+        let installed: Vec<String> = runtime
+            .pack_ids()
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect();
+        bail!(
+            "`--pack {id}`: no pack `{id}` is installed (installed: {}); install it with `modularbase pack install {id}` or give its directory as `--pack ./DIR`",
+            if installed.is_empty() {
+                "none".to_owned()
+            } else {
+                installed.join(", ")
+            }
+        );
+    }
     Ok((runtime, forced))
 }
 
@@ -79,10 +94,14 @@ pub(crate) fn open_dirs(
     if let Some(note) = picked.note {
         printer.note(note);
     }
-    Runtime::open(base, dirs, budget, &picked.device).with_context(|| {
+    let runtime = Runtime::open(base, dirs, budget, &picked.device).with_context(|| {
         format!(
             "cannot open the base in `{}` with its packs",
             base.display()
         )
-    })
+    })?;
+    for warning in runtime.warnings() {
+        printer.warn(warning);
+    }
+    Ok(runtime)
 }

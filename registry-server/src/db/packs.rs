@@ -100,6 +100,8 @@ pub(crate) struct NewVersion<'a> {
     pub(crate) readme: Option<&'a str>,
     pub(crate) key_id: i64,
     pub(crate) publisher_id: i64,
+    /// A base's hidden width and block count.
+    pub(crate) base_shape: Option<(i64, i64)>,
 }
 
 /// How a publish transaction ended.
@@ -152,6 +154,30 @@ impl Db {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(found.is_some())
+    }
+
+    /// The hidden width and block count of each version of a base that has them recorded.
+    pub(crate) async fn base_shapes(
+        &self,
+        pack_id: i64,
+    ) -> sqlx::Result<Vec<(Version, usize, usize)>> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT num, base_hidden, base_layers FROM versions
+             WHERE pack_id = ? AND base_hidden IS NOT NULL AND base_layers IS NOT NULL",
+        )
+        .bind(pack_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(num, hidden, layers)| {
+                Some((
+                    num.parse().ok()?,
+                    usize::try_from(hidden).ok()?,
+                    usize::try_from(layers).ok()?,
+                ))
+            })
+            .collect())
     }
 
     /// Every version of the pack, oldest first (semver order).
@@ -224,7 +250,7 @@ impl Db {
             }
         };
         let inserted = sqlx::query(
-            "INSERT INTO versions (pack_id, num, record, cksum, size, key_id, publisher_id, readme) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO versions (pack_id, num, record, cksum, size, key_id, publisher_id, readme, base_hidden, base_layers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(pack_id)
         .bind(m.version.to_string())
@@ -234,6 +260,8 @@ impl Db {
         .bind(new.key_id)
         .bind(new.publisher_id)
         .bind(new.readme)
+        .bind(new.base_shape.map(|s| s.0))
+        .bind(new.base_shape.map(|s| s.1))
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -265,6 +293,8 @@ impl Db {
         .bind(&m.license)
         .bind(m.base.as_ref().map(|b| b.as_str()))
         .bind(new.readme)
+        .bind(new.base_shape.map(|s| s.0))
+        .bind(new.base_shape.map(|s| s.1))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

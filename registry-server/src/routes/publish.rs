@@ -13,8 +13,8 @@ use axum::http::HeaderMap;
 use axum::http::header::CONTENT_LENGTH;
 use futures_util::StreamExt;
 use modularbase_pack::{
-    ArchiveLimits, ErrorEnvelope, HashingWriter, IndexRecord, Manifest, PackRef, PublishMetadata,
-    PublishResponse, decode_publish_header, inspect_archive,
+    ArchiveContents, ArchiveLimits, ErrorEnvelope, HashingWriter, IndexRecord, Manifest, PackRef,
+    PublishMetadata, PublishResponse, WeightsShape, decode_publish_header, inspect_archive,
 };
 
 use crate::app::AppState;
@@ -145,6 +145,7 @@ pub(crate) async fn publish(
     .map_err(AppError::internal)?
     .map_err(|e| AppError::bad_request(format!("the archive is refused: {e}")))?;
     check_requirements(&state, &contents.manifest).await?;
+    check_fits_bases(&state, &contents).await?;
 
     // 5. Blob first, then the one transaction that makes the version visible.
     state
@@ -160,6 +161,12 @@ pub(crate) async fn publish(
             readme: contents.readme.as_deref(),
             key_id,
             publisher_id: caller.user_id,
+            base_shape: contents.weights.base().map(|b| {
+                (
+                    i64::try_from(b.hidden).unwrap_or(i64::MAX),
+                    i64::try_from(b.layers).unwrap_or(i64::MAX),
+                )
+            }),
         })
         .await?;
     match outcome {
@@ -284,6 +291,30 @@ async fn check_requirements(state: &AppState, manifest: &Manifest) -> AppResult<
                 compat.join(", ")
             )));
         }
+    }
+    Ok(())
+}
+
+/// A domain pack must fit (hidden width, insertion layer) every published version of its
+/// base that its `base_compatibility` admits and whose shape the registry recorded.
+async fn check_fits_bases(state: &AppState, contents: &ArchiveContents) -> AppResult<()> {
+    let manifest = &contents.manifest;
+    let (WeightsShape::Domain(shape), Some(base)) = (&contents.weights, &manifest.base) else {
+        return Ok(());
+    };
+    let Some(pack) = state.db.pack(base.as_str()).await? else {
+        return Ok(());
+    };
+    for (version, hidden, layers) in state.db.base_shapes(pack.id).await? {
+        if !manifest.supports_base(&version) {
+            continue;
+        }
+        shape.check_fits(hidden, layers).map_err(|e| {
+            AppError::bad_request(format!(
+                "`{}` does not fit base `{base}` {version}, which its base_compatibility admits: {e}; reshape the pack for that base or narrow base_compatibility",
+                manifest.id
+            ))
+        })?;
     }
     Ok(())
 }

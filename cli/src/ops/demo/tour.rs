@@ -168,6 +168,7 @@ impl<'a> Tour<'a> {
             sampling: Sampling::greedy(),
             force_pack: by_name.then(|| prompt.pack.parse()).transpose()?,
             chat: false,
+            allow_fallback: true,
         };
         let report = self
             .runtime
