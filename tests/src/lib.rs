@@ -20,15 +20,17 @@
 
 mod binary;
 mod browser;
+mod hostile;
 mod html;
 pub mod llamacpp;
 mod marketplace;
 mod pack;
 mod registry;
 
-pub use binary::{modularbase, modularbase_bin};
+pub use binary::{modularbase, modularbase_bin, run_measuring_peak_rss};
 pub use browser::{Chromium, artifacts_dir};
+pub use hostile::{HostileWeights, hostile_weights};
 pub use html::Page;
 pub use marketplace::{PYTHON_CODE_CARD, seeded_marketplace};
-pub use pack::{Pack, PackDir};
+pub use pack::{Pack, PackDir, TEST_BASE, synthetic_weights, test_shape};
 pub use registry::{Publisher, Stopped, TestRegistry, Upload, blob_path, refusal};

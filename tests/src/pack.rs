@@ -3,6 +3,92 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use modularbase_pack::gguf::{GgmlType, GgufValue};
+use modularbase_pack::weights::{sample_metadata, sample_weights, sample_writer};
+use modularbase_pack::{BaseShape, DomainShape, ExpertFormat, RouterShape, WeightsShape};
+
+/// The base every test pack is shaped for: width 32, two blocks, 16 tokens.
+pub const TEST_BASE: BaseShape = BaseShape {
+    hidden: 32,
+    layers: 2,
+    heads: 2,
+    kv_heads: 1,
+    ffn: 32,
+    vocab: 16,
+    context: 64,
+    rope_theta: 10_000.0,
+    rms_eps: 1e-5,
+    tied_embeddings: true,
+};
+
+/// The shape of a test pack of `kind`: small weights for [`TEST_BASE`] that pass every
+/// check (their tensor data is each pack's id and version, repeated, so that packs differ).
+pub fn test_shape(kind: &str) -> WeightsShape {
+    match kind {
+        "base" => WeightsShape::Base(TEST_BASE),
+        "router" => WeightsShape::Router(RouterShape {
+            hidden: TEST_BASE.hidden,
+            threshold: 0.2,
+        }),
+        _ => WeightsShape::Domain(DomainShape {
+            hidden: TEST_BASE.hidden,
+            width: 8,
+            experts: 1,
+            top_k: 1,
+            expert_ffn: 8,
+            insertion_layer: 0,
+            expert_format: ExpertFormat::F16,
+        }),
+    }
+}
+
+/// Valid weights of a `kind` test pack (`base`, `router` or `domain`, shaped for the
+/// tests' base) whose tensor data is `data`, as large as it: a base carries it in one
+/// extra tensor, a domain pack in F16 experts sized to hold it.
+pub fn synthetic_weights(kind: &str, data: &[u8]) -> Vec<u8> {
+    let mut writer = match test_shape(kind) {
+        WeightsShape::Domain(small) => {
+            let experts = (data.len() >> 18).clamp(1, 256);
+            let side = ((data.len() / (experts * 4)) as f64).sqrt().max(8.0) as usize;
+            let shape = DomainShape {
+                width: side,
+                expert_ffn: side,
+                experts,
+                top_k: 1,
+                expert_format: ExpertFormat::F16,
+                ..small
+            };
+            return filled(&WeightsShape::Domain(shape), data);
+        }
+        shape => sample_writer(&shape, b"bench"),
+    };
+    let values = (data.len() / 2).max(1);
+    let mut padding = data.to_vec();
+    padding.resize(values * 2, 0);
+    writer.tensor("bench.padding", &[values], GgmlType::F16, padding);
+    writer.set("general.name", GgufValue::String("bench".into()));
+    writer.to_bytes()
+}
+
+/// The weights of `shape` with tensor data taken from `data` in order (cycled).
+fn filled(shape: &WeightsShape, data: &[u8]) -> Vec<u8> {
+    let mut source = data.iter().copied().cycle();
+    let mut writer = sample_metadata(shape);
+    for t in shape.expected_tensors() {
+        let kind = t.types[0];
+        let bytes = kind
+            .bytes_for(t.shape.iter().product::<usize>() as u64)
+            .unwrap_or(0) as usize;
+        writer.tensor(
+            &t.name,
+            &t.shape,
+            kind,
+            source.by_ref().take(bytes).collect(),
+        );
+    }
+    writer.to_bytes()
+}
+
 /// A pack directory under construction: `PackDir::domain(dir, "python_code", "1.0.0").write()`.
 #[derive(Debug, Clone)]
 pub struct PackDir {
@@ -68,12 +154,7 @@ impl Pack {
             conflicts: Vec::new(),
             fallback: Vec::new(),
             readme: Some(format!("# {id}\n\nA test pack.\n")),
-            weights: [
-                b"GGUF\x03\0\0\0".as_slice(),
-                id.as_bytes(),
-                version.as_bytes(),
-            ]
-            .concat(),
+            weights: sample_weights(&test_shape(kind), format!("{id}@{version}").as_bytes()),
         }
     }
 
@@ -156,7 +237,7 @@ impl Pack {
         self
     }
 
-    /// Replaces the weights (must start with `GGUF` to be accepted).
+    /// Replaces the weights (they must pass the weights checks to be accepted).
     pub fn weights(mut self, bytes: Vec<u8>) -> Self {
         self.weights = bytes;
         self
@@ -211,6 +292,27 @@ impl Pack {
     }
 
     /// The pack's `.mbpack` archive, built by the pack crate.
+    /// The archive as `pack build` would lay it out, without any of its checks: for
+    /// uploads that the registry must refuse.
+    pub fn unchecked_archive(&self) -> Vec<u8> {
+        let mut files = vec![("pack.toml", self.manifest().into_bytes())];
+        if let Some(readme) = &self.readme {
+            files.push(("README.md", readme.clone().into_bytes()));
+        }
+        files.push(("weights.gguf", self.weights.clone()));
+        let mut tar = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_path(name).unwrap();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append(&header, data.as_slice()).unwrap();
+        }
+        zstd::encode_all(tar.into_inner().unwrap().as_slice(), 3).unwrap()
+    }
+
+    /// The archive `pack build` makes (panics if the pack is refused).
     pub fn archive(&self) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();
         self.write_to(dir.path()).unwrap();

@@ -360,7 +360,16 @@ impl Publisher {
 
     /// The signed upload of `pack`.
     pub fn prepare(&self, pack: &Pack) -> Upload {
-        let archive = pack.archive();
+        self.prepare_archive(pack, pack.archive())
+    }
+
+    /// The signed upload of `pack` with its archive built without checks (for packs the
+    /// registry must refuse).
+    pub fn prepare_unchecked(&self, pack: &Pack) -> Upload {
+        self.prepare_archive(pack, pack.unchecked_archive())
+    }
+
+    fn prepare_archive(&self, pack: &Pack, archive: Vec<u8>) -> Upload {
         let cksum = Sha256Digest::of(&archive);
         let id = pack.id.parse().unwrap();
         let vers: semver::Version = pack.version.parse().unwrap();

@@ -3,17 +3,14 @@
 #![allow(clippy::unwrap_used)]
 
 use modularbase_pack::{ArchiveLimits, PackRef, Sha256Digest, sha256_file, unpack_archive};
-use modularbase_tests::{PackDir, modularbase};
+use modularbase_tests::{PackDir, modularbase, synthetic_weights};
 
 #[test]
 fn a_pack_built_by_the_cli_unpacks_to_the_authored_files() {
     let root = tempfile::tempdir().unwrap();
     let home = root.path().join("home");
-    let weights: Vec<u8> = b"GGUF"
-        .iter()
-        .copied()
-        .chain((0..50_000u32).map(|i| (i % 97) as u8))
-        .collect();
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i % 97) as u8).collect();
+    let weights = synthetic_weights("domain", &data);
     let dir = PackDir::domain(root.path(), "medical", "0.3.0")
         .weights(weights.clone())
         .write()

@@ -183,11 +183,10 @@ fn a_publish_killed_mid_upload_leaves_only_garbage_that_gc_removes() {
     let registry = TestRegistry::start();
     let ada = registry.user("ada");
     ada.publish_ok(&Pack::base("tiny_base", "1.0.0"));
-    let weights: Vec<u8> = b"GGUF"
-        .iter()
-        .copied()
-        .chain((0..4_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8))
+    let data: Vec<u8> = (0..4_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
+    let weights = modularbase_tests::synthetic_weights("domain", &data);
     let body = ada
         .prepare(&Pack::domain("reasoning", "1.0.0").weights(weights))
         .body();

@@ -290,8 +290,10 @@ fn refused_when_the_body_exceeds_the_limit() {
     let registry = TestRegistry::start_with(&["--max-publish-bytes", "4096"]);
     let ada = registry.user("ada");
     ada.publish_ok(&Pack::base("tiny_base", "1.0.0"));
-    let big = Pack::domain("reasoning", "1.0.0")
-        .weights([b"GGUF".as_slice(), &rand_bytes(20_000)].concat());
+    let big = Pack::domain("reasoning", "1.0.0").weights(modularbase_tests::synthetic_weights(
+        "domain",
+        &rand_bytes(20_000),
+    ));
     let (status, detail) = refusal(ada.publish(&big));
     assert_eq!(status, 413);
     assert!(detail.contains("limit of 4096 bytes"), "{detail}");

@@ -24,10 +24,11 @@ use modularbase_bench::local_registry::LocalRegistry;
 use modularbase_bench::measure::{millis, rotate};
 use modularbase_bench::publisher::Publisher;
 use modularbase_bench::tools::{self, run, settle};
-use modularbase_bench::weights::write_f16_like;
+use modularbase_bench::weights::f16_like;
 use modularbase_bench::{load_average, machine};
 use modularbase_pack::{Sha256Digest, WEIGHTS_FILE};
 use modularbase_tests::Pack;
+use modularbase_tests::synthetic_weights;
 
 /// The pack `install` names; the rest of the graph comes in as its dependencies.
 const ROOT: &str = "pack_00";
@@ -77,21 +78,23 @@ fn domain_id(i: usize) -> String {
     format!("pack_{i:02}")
 }
 
-/// `mib` MiB of F16-like weights, different for every `seed`.
-fn weights(mib: u64, seed: u64) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    write_f16_like(&mut bytes, mib, 0x9E37_79B9_7F4A_7C15 ^ seed).context("make weights")?;
-    Ok(bytes)
+/// Valid `kind` weights around `mib` MiB of F16-like data, different for every `seed`.
+fn weights(kind: &str, mib: u64, seed: u64) -> Result<Vec<u8>> {
+    Ok(synthetic_weights(
+        kind,
+        &f16_like(mib, 0x9E37_79B9_7F4A_7C15 ^ seed),
+    ))
 }
 
 /// `tiny_base` and `packs - 1` domain packs in a binary tree: `pack_i` needs `pack_{2i+1}`
 /// and `pack_{2i+2}` where they exist, so installing `pack_00` pulls in every one. Listed
 /// in publishing order, every pack after what it needs.
 fn graph(packs: usize, mib: u64) -> Result<Vec<Pack>> {
-    let mut list = vec![Pack::base("tiny_base", "1.0.0").weights(weights(mib, 0)?)];
+    let mut list = vec![Pack::base("tiny_base", "1.0.0").weights(weights("base", mib, 0)?)];
     let domains = packs - 1;
     for i in (0..domains).rev() {
-        let mut pack = Pack::domain(&domain_id(i), "1.0.0").weights(weights(mib, i as u64 + 1)?);
+        let mut pack =
+            Pack::domain(&domain_id(i), "1.0.0").weights(weights("domain", mib, i as u64 + 1)?);
         for child in [2 * i + 1, 2 * i + 2].into_iter().filter(|c| *c < domains) {
             pack = pack.dep(&domain_id(child), "^1");
         }

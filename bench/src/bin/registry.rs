@@ -24,9 +24,11 @@ use anyhow::{Context, Result, ensure};
 use modularbase_bench::local_registry::LocalRegistry;
 use modularbase_bench::nginx::Nginx;
 use modularbase_bench::publisher::Publisher;
+use modularbase_bench::weights::incompressible;
 use modularbase_bench::wrk::{LoadResult, Wrk};
 use modularbase_bench::{load_average, machine};
 use modularbase_tests::Pack;
+use modularbase_tests::synthetic_weights;
 
 /// The large pack's id.
 const LARGE: &str = "large_pack";
@@ -94,21 +96,6 @@ fn validate(options: &Options) -> Result<()> {
     Ok(())
 }
 
-/// `GGUF` then `mib` MiB of xorshift bytes, which zstd cannot shrink: the archive is about
-/// as large as the weights.
-fn large_weights(mib: usize) -> Vec<u8> {
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    let mut bytes = Vec::with_capacity(mib << 20);
-    bytes.extend_from_slice(b"GGUF\x03\0\0\0");
-    while bytes.len() < mib << 20 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        bytes.extend_from_slice(&state.to_le_bytes());
-    }
-    bytes
-}
-
 /// Writes `bytes` at `root/path`, creating its directories.
 fn write_static(root: &Path, path: &str, bytes: &[u8]) -> Result<()> {
     let file = root.join(path.trim_start_matches('/'));
@@ -134,7 +121,10 @@ fn publish_all(
             ));
         }
     }
-    packs.push(Pack::domain(LARGE, "1.0.0").weights(large_weights(options.large_mib)));
+    packs.push(Pack::domain(LARGE, "1.0.0").weights(synthetic_weights(
+        "domain",
+        &incompressible(options.large_mib as u64),
+    )));
     let mut ids = Vec::new();
     let mut downloads = Vec::new();
     for pack in &packs {
