@@ -178,3 +178,19 @@ const GGUF_VERSION_OFFSET: u64 = 4;
 pub(crate) fn u32_value(n: usize) -> Value {
     Value::U32(u32::try_from(n).unwrap_or(u32::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header reader sizes tensors with its own table; candle reads them with its own:
+    /// they must agree for every type, or a checked range would not be what candle reads.
+    #[test]
+    fn the_pack_crates_block_table_matches_candles() {
+        for kind in GgmlType::ALL {
+            let dtype = candle_dtype(kind);
+            assert_eq!(dtype.block_size() as u64, kind.block_size(), "{kind}");
+            assert_eq!(dtype.type_size() as u64, kind.block_bytes(), "{kind}");
+        }
+    }
+}
