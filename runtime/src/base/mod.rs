@@ -138,16 +138,38 @@ struct Block {
     mlp: Mlp,
 }
 
-/// Precomputed rotary tables for every position of the context.
+/// Rotary tables for the positions used so far: they grow (doubling, up to the context) as
+/// longer sequences arrive, so a base whose header claims a huge context costs memory only
+/// for the tokens it is really given.
 struct Rope {
     cos: Tensor,
     sin: Tensor,
+    config: BaseConfig,
+    device: Device,
 }
+
+/// Positions the tables start with.
+const INITIAL_ROPE_POSITIONS: usize = 512;
 
 impl Rope {
     fn new(config: &BaseConfig, device: &Device) -> Result<Self> {
-        let (cos, sin) = rope_tables(config, config.context, device)?;
-        Ok(Self { cos, sin })
+        let len = config.context.min(INITIAL_ROPE_POSITIONS);
+        let (cos, sin) = rope_tables(config, len, device)?;
+        Ok(Self {
+            cos,
+            sin,
+            config: *config,
+            device: device.clone(),
+        })
+    }
+
+    /// Makes the tables cover positions `0..len` (`len` at most the context).
+    fn cover(&mut self, len: usize) -> Result<()> {
+        if len > self.cos.dim(0)? {
+            let grown = len.next_power_of_two().min(self.config.context).max(len);
+            (self.cos, self.sin) = rope_tables(&self.config, grown, &self.device)?;
+        }
+        Ok(())
     }
 
     fn at(&self, offset: usize, len: usize) -> Result<(Tensor, Tensor)> {
@@ -335,6 +357,7 @@ impl BaseModel {
                 self.config.vocab
             )));
         }
+        self.rope.cover(offset + seq)?;
         let mut h = self.embed.forward(tokens)?.unsqueeze(0)?;
         let mask = causal_mask(seq, offset, &self.device)?;
         for (i, block) in self.blocks.iter_mut().enumerate() {
