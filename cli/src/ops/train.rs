@@ -21,6 +21,7 @@ pub(crate) fn train_options(flags: &TrainFlags, dir: &Path) -> TrainOptions {
         seed: flags.seed,
         checkpoint_every: flags.checkpoint_every,
         checkpoint_dir: Some(dir.join(".checkpoint")),
+        dense_base: false,
     }
 }
 

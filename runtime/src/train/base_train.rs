@@ -22,7 +22,8 @@ pub fn train_base(
 ) -> Result<(BaseWeights, TrainSummary)> {
     config.validate()?;
     check_window(options, config.context)?;
-    corpus.check_len(options.seq)?;
+    let stream = corpus.tokens(&crate::vocab::Vocab::bytes())?;
+    stream.check_len(options.seq)?;
     let initial = match start {
         Some(weights) if weights.config != *config => {
             return Err(RuntimeError::Config(format!(
@@ -62,7 +63,7 @@ pub fn train_base(
         options,
         &what,
         |step| {
-            let (x, y) = corpus.batch(options.batch, options.seq, options.seed, step, device)?;
+            let (x, y) = stream.batch(options.batch, options.seq, options.seed, step, device)?;
             graph.loss(&x, &y, None)
         },
         progress,

@@ -9,6 +9,7 @@ use rand::{RngExt, SeedableRng};
 
 use crate::error::{Result, RuntimeError};
 use crate::tokenizer::BOS;
+use crate::vocab::Vocab;
 
 /// Largest block when splitting; every `HELD_OUT_EVERY`-th block is held out.
 const BLOCK: usize = 4096;
@@ -59,43 +60,19 @@ impl Corpus {
         }
     }
 
-    /// Refuses a corpus too short for windows of `seq` bytes.
-    pub(crate) fn check_len(&self, seq: usize) -> Result<()> {
-        if self.train.len() <= seq {
-            return Err(RuntimeError::Config(format!(
-                "the training text has {} bytes; it needs more than one window of {seq}",
-                self.train.len()
-            )));
+    /// The training text as a token stream for `vocab`: bytes after BOS for the byte
+    /// vocabulary, the vocabulary's tokens otherwise.
+    pub(crate) fn tokens(&self, vocab: &Vocab) -> Result<TokenStream> {
+        if vocab.is_bytes() {
+            return Ok(TokenStream {
+                tokens: self.train.iter().map(|&b| u32::from(b)).collect(),
+                bos: Some(BOS),
+            });
         }
-        Ok(())
-    }
-
-    /// `batch` random windows of the training text as `(inputs, targets)`, both `[batch, seq]`:
-    /// inputs are BOS then `seq - 1` bytes, targets the same `seq` bytes shifted by one.
-    /// The windows depend only on `seed` and `step`, so a resumed run sees the same data.
-    pub(crate) fn batch(
-        &self,
-        batch: usize,
-        seq: usize,
-        seed: u64,
-        step: usize,
-        device: &Device,
-    ) -> Result<(Tensor, Tensor)> {
-        let mut rng =
-            StdRng::seed_from_u64(seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let mut inputs = Vec::with_capacity(batch * seq);
-        let mut targets = Vec::with_capacity(batch * seq);
-        for _ in 0..batch {
-            let start = rng.random_range(0..self.train.len() - seq);
-            let window = &self.train[start..start + seq];
-            inputs.push(BOS);
-            inputs.extend(window[..seq - 1].iter().map(|&b| u32::from(b)));
-            targets.extend(window.iter().map(|&b| u32::from(b)));
-        }
-        Ok((
-            Tensor::from_vec(inputs, (batch, seq), device)?,
-            Tensor::from_vec(targets, (batch, seq), device)?,
-        ))
+        Ok(TokenStream {
+            tokens: vocab.encode(&String::from_utf8_lossy(&self.train))?,
+            bos: None,
+        })
     }
 
     /// `count` random snippets of `min..=max` bytes from `text`, for routing keys and
@@ -112,6 +89,64 @@ impl Corpus {
                 text[start..start + len].to_vec()
             })
             .collect()
+    }
+}
+
+/// Training text as token ids, sampled as windows.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenStream {
+    tokens: Vec<u32>,
+    /// A token each window starts with (the byte vocabulary's BOS), if any.
+    bos: Option<u32>,
+}
+
+impl TokenStream {
+    /// Refuses a stream too short for windows of `seq` tokens.
+    pub(crate) fn check_len(&self, seq: usize) -> Result<()> {
+        if self.tokens.len() <= seq {
+            return Err(RuntimeError::Config(format!(
+                "the training text has {} tokens; it needs more than one window of {seq}",
+                self.tokens.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// `batch` random windows as `(inputs, targets)`, both `[batch, seq]`: with a BOS,
+    /// inputs are BOS then `seq - 1` tokens and targets those `seq` tokens; without, targets
+    /// are the inputs shifted by one. The windows depend only on `seed` and `step`, so a
+    /// resumed run sees the same data.
+    pub(crate) fn batch(
+        &self,
+        batch: usize,
+        seq: usize,
+        seed: u64,
+        step: usize,
+        device: &Device,
+    ) -> Result<(Tensor, Tensor)> {
+        let mut rng =
+            StdRng::seed_from_u64(seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut inputs: Vec<u32> = Vec::with_capacity(batch * seq);
+        let mut targets: Vec<u32> = Vec::with_capacity(batch * seq);
+        for _ in 0..batch {
+            let start = rng.random_range(0..self.tokens.len() - seq);
+            let window = &self.tokens[start..=start + seq];
+            match self.bos {
+                Some(bos) => {
+                    inputs.push(bos);
+                    inputs.extend(&window[..seq - 1]);
+                    targets.extend(&window[..seq]);
+                }
+                None => {
+                    inputs.extend(&window[..seq]);
+                    targets.extend(&window[1..]);
+                }
+            }
+        }
+        Ok((
+            Tensor::from_vec(inputs, (batch, seq), device)?,
+            Tensor::from_vec(targets, (batch, seq), device)?,
+        ))
     }
 }
 

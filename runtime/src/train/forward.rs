@@ -35,6 +35,35 @@ impl Named {
     }
 }
 
+/// What the training graph reads a base's weights from: plain tensors (trained or
+/// dequantized) or a frozen base (`frozen.rs`).
+pub(crate) trait GraphWeights {
+    /// `x @ W.T` for the matrix `name`.
+    fn linear(&self, x: &Tensor, name: &str) -> Result<Tensor>;
+    /// The vector `name` (a norm's weight).
+    fn vector(&self, name: &str) -> Result<&Tensor>;
+    /// Token embeddings of `tokens` `[batch, seq]`: `[batch, seq, hidden]`.
+    fn embed(&self, tokens: &Tensor) -> Result<Tensor>;
+}
+
+impl GraphWeights for Named {
+    fn linear(&self, x: &Tensor, name: &str) -> Result<Tensor> {
+        linear(x, self.get(name)?)
+    }
+
+    fn vector(&self, name: &str) -> Result<&Tensor> {
+        self.get(name)
+    }
+
+    fn embed(&self, tokens: &Tensor) -> Result<Tensor> {
+        let (b, t) = tokens.dims2()?;
+        let table = self.get("token_embd.weight")?;
+        Ok(table
+            .index_select(&tokens.flatten_all()?, 0)?
+            .reshape((b, t, table.dim(1)?))?)
+    }
+}
+
 /// `x @ w.T` for `x` of shape `[..., in]` and `w` of shape `[out, in]`.
 pub(crate) fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let dims = x.dims().to_vec();
@@ -70,20 +99,20 @@ fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
 /// A pack's contribution at its layer: `h -> delta`.
 pub(crate) type Plug<'a> = (usize, &'a dyn Fn(&Tensor) -> Result<Tensor>);
 
-/// The base core over named tensors.
-pub(crate) struct BaseGraph<'a> {
+/// The base core over a base's weights.
+pub(crate) struct BaseGraph<'a, W: GraphWeights + ?Sized> {
     config: BaseConfig,
-    tensors: &'a Named,
+    tensors: &'a W,
     cos: Tensor,
     sin: Tensor,
     mask: Option<Tensor>,
 }
 
-impl<'a> BaseGraph<'a> {
+impl<'a, W: GraphWeights + ?Sized> BaseGraph<'a, W> {
     /// The graph for sequences of `seq` tokens.
     pub(crate) fn new(
         config: BaseConfig,
-        tensors: &'a Named,
+        tensors: &'a W,
         seq: usize,
         device: &Device,
     ) -> Result<Self> {
@@ -103,7 +132,9 @@ impl<'a> BaseGraph<'a> {
         let (b, t, hidden) = x.dims3()?;
         let hd = c.head_dim();
         let split = |w: &str, n: usize| -> Result<Tensor> {
-            Ok(linear(x, self.tensors.get(&format!("{p}.{w}.weight"))?)?
+            Ok(self
+                .tensors
+                .linear(x, &format!("{p}.{w}.weight"))?
                 .reshape((b, t, n, hd))?
                 .transpose(1, 2)?
                 .contiguous()?)
@@ -128,50 +159,83 @@ impl<'a> BaseGraph<'a> {
         };
         let y = candle_nn::ops::softmax(&scores, D::Minus1)?.matmul(&v)?;
         let y = y.transpose(1, 2)?.reshape((b, t, hidden))?;
-        linear(&y, self.tensors.get(&format!("{p}.attn_output.weight"))?)
+        self.tensors.linear(&y, &format!("{p}.attn_output.weight"))
     }
 
     fn mlp(&self, x: &Tensor, p: &str) -> Result<Tensor> {
-        let w = |n: &str| self.tensors.get(&format!("{p}.{n}.weight"));
-        let gated = (linear(x, w("ffn_gate")?)?.silu()? * linear(x, w("ffn_up")?)?)?;
-        linear(&gated, w("ffn_down")?)
+        let w = |x: &Tensor, n: &str| self.tensors.linear(x, &format!("{p}.{n}.weight"));
+        let gated = (w(x, "ffn_gate")?.silu()? * w(x, "ffn_up")?)?;
+        w(&gated, "ffn_down")
     }
 
     /// Final-norm hidden states `[batch, seq, hidden]`; `plug` adds its delta after its layer.
     pub(crate) fn hidden(&self, tokens: &Tensor, plug: Option<Plug<'_>>) -> Result<Tensor> {
-        let (b, t) = tokens.dims2()?;
+        let h = self.tensors.embed(tokens)?;
+        let h = self.blocks(h, 0..self.config.layers, plug)?;
+        self.final_norm(&h)
+    }
+
+    /// The hidden stream `h` through blocks `range`; `plug` adds its delta after its layer
+    /// when that layer is in the range.
+    pub(crate) fn blocks(
+        &self,
+        mut h: Tensor,
+        range: std::ops::Range<usize>,
+        plug: Option<Plug<'_>>,
+    ) -> Result<Tensor> {
         let eps = self.config.rms_eps;
-        let mut h = self
-            .tensors
-            .get("token_embd.weight")?
-            .index_select(&tokens.flatten_all()?, 0)?
-            .reshape((b, t, self.config.hidden))?;
-        for i in 0..self.config.layers {
+        for i in range {
             let p = format!("blk.{i}");
-            let norm = |n: &str| self.tensors.get(&format!("{p}.{n}.weight"));
+            let norm = |n: &str| self.tensors.vector(&format!("{p}.{n}.weight"));
             h = (&h + self.attention(&rms_norm(&h, norm("attn_norm")?, eps)?, &p)?)?;
             h = (&h + self.mlp(&rms_norm(&h, norm("ffn_norm")?, eps)?, &p)?)?;
             if let Some((_, delta)) = plug.filter(|(layer, _)| *layer == i) {
                 h = (&h + delta(&h)?)?;
             }
         }
-        rms_norm(&h, self.tensors.get("output_norm.weight")?, eps)
+        Ok(h)
     }
 
-    /// Mean next-byte cross-entropy (nats) of `targets` given `tokens`, both `[batch, seq]`.
+    /// The hidden stream after block `through` for `tokens`, detached: computed without a
+    /// graph, for blocks that nothing upstream of trains.
+    pub(crate) fn prefix(&self, tokens: &Tensor, through: usize) -> Result<Tensor> {
+        let h = self.tensors.embed(&tokens.detach())?;
+        Ok(self.blocks(h, 0..through + 1, None)?.detach())
+    }
+
+    /// The final RMSNorm.
+    pub(crate) fn final_norm(&self, h: &Tensor) -> Result<Tensor> {
+        rms_norm(
+            h,
+            self.tensors.vector("output_norm.weight")?,
+            self.config.rms_eps,
+        )
+    }
+
+    /// Mean next-token cross-entropy (nats) of `targets` `[batch, seq]` given final-norm
+    /// hidden states.
+    pub(crate) fn loss_of_hidden(&self, hidden: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        let output = if self.config.tied_embeddings {
+            "token_embd.weight"
+        } else {
+            "output.weight"
+        };
+        let logits = self.tensors.linear(hidden, output)?;
+        let vocab = logits.dim(D::Minus1)?;
+        Ok(candle_nn::loss::cross_entropy(
+            &logits.reshape(((), vocab))?,
+            &targets.flatten_all()?,
+        )?)
+    }
+
+    /// Mean next-token cross-entropy (nats) of `targets` given `tokens`, both `[batch, seq]`.
     pub(crate) fn loss(
         &self,
         tokens: &Tensor,
         targets: &Tensor,
         plug: Option<Plug<'_>>,
     ) -> Result<Tensor> {
-        let hidden = self.hidden(tokens, plug)?;
-        let logits = linear(&hidden, self.tensors.get("output.weight")?)?;
-        let vocab = logits.dim(D::Minus1)?;
-        Ok(candle_nn::loss::cross_entropy(
-            &logits.reshape(((), vocab))?,
-            &targets.flatten_all()?,
-        )?)
+        self.loss_of_hidden(&self.hidden(tokens, plug)?, targets)
     }
 }
 

@@ -6,6 +6,7 @@
 mod base_train;
 mod corpus;
 mod forward;
+mod frozen;
 mod optimize;
 mod pack_net;
 mod pack_train;
@@ -13,6 +14,6 @@ mod router_train;
 
 pub use base_train::train_base;
 pub use corpus::{Corpus, read_text};
-pub use optimize::{StepReport, TrainOptions, TrainSummary, clear_checkpoint};
+pub use optimize::{StepReport, TrainOptions, TrainSummary, clear_checkpoint, peak_rss};
 pub use pack_train::{align_pack, train_pack};
 pub use router_train::{pack_key, train_router};

@@ -26,6 +26,10 @@ pub struct TrainOptions {
     pub checkpoint_every: usize,
     /// Where checkpoints go (`None`: no checkpoints).
     pub checkpoint_dir: Option<PathBuf>,
+    /// Pack training only: run the base dequantized with candle's full backward (weight
+    /// gradients included) instead of frozen and quantized. The slower reference the frozen
+    /// path is measured and tested against.
+    pub dense_base: bool,
 }
 
 impl Default for TrainOptions {
@@ -38,6 +42,7 @@ impl Default for TrainOptions {
             seed: 1,
             checkpoint_every: 50,
             checkpoint_dir: None,
+            dense_base: false,
         }
     }
 }
@@ -62,6 +67,10 @@ pub struct TrainSummary {
     pub first_loss: f32,
     /// Mean loss of the last (up to) ten steps.
     pub last_loss: f32,
+    /// Seconds per step this run executed (mean).
+    pub seconds_per_step: f64,
+    /// The process's peak resident memory at the end, in bytes (Linux; `None` elsewhere).
+    pub peak_rss: Option<u64>,
 }
 
 const STATE_FILE: &str = "checkpoint.json";
@@ -89,6 +98,7 @@ pub(crate) fn optimize(
     };
     let mut optimizer = AdamW::new(vars.iter().map(|(_, v)| v.clone()).collect(), params)?;
     let mut losses = Vec::new();
+    let started = std::time::Instant::now();
     for step in start..options.steps {
         optimizer.set_learning_rate(learning_rate(options, step));
         let loss = loss_at(step)?;
@@ -126,7 +136,17 @@ pub(crate) fn optimize(
         resumed_at: start,
         first_loss: mean(&losses[..edge]),
         last_loss: mean(&losses[losses.len() - edge..]),
+        seconds_per_step: started.elapsed().as_secs_f64() / losses.len().max(1) as f64,
+        peak_rss: peak_rss(),
     })
+}
+
+/// The process's peak resident set size (`VmHWM` in `/proc/self/status`), in bytes.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Linear warm-up over the first 5% of steps, then cosine decay to a tenth of the peak.

@@ -13,6 +13,7 @@ use crate::pack_module::{PackConfig, PackWeights};
 use crate::train::base_train::check_window;
 use crate::train::corpus::Corpus;
 use crate::train::forward::{BaseGraph, Named, base_tensors};
+use crate::train::frozen::FrozenWeights;
 use crate::train::optimize::{StepReport, TrainOptions, TrainSummary, optimize};
 use crate::train::pack_net::pack_delta;
 
@@ -144,9 +145,8 @@ fn run(
     progress: &mut dyn FnMut(&StepReport),
 ) -> Result<TrainSummary> {
     check_window(options, base.config.context)?;
-    corpus.check_len(options.seq)?;
-    let base_named = base_tensors(base, device)?;
-    let graph = BaseGraph::new(base.config, &base_named, options.seq, device)?;
+    let stream = corpus.tokens(&base.vocab)?;
+    stream.check_len(options.seq)?;
     let mut pack_named = frozen;
     for (name, var) in vars {
         pack_named.0.insert(name.clone(), var.as_tensor().clone());
@@ -157,17 +157,44 @@ fn run(
         balance.replace(Some(b));
         Ok(d)
     };
+    let with_balance = |loss: Tensor| -> Result<Tensor> {
+        match balance.take() {
+            Some(b) => Ok((loss + (b * BALANCE_WEIGHT)?)?),
+            None => Ok(loss),
+        }
+    };
+    let batch = |step| stream.batch(options.batch, options.seq, options.seed, step, device);
+    let layers = base.config.layers;
+    let plug_at = config.insertion_layer;
+    if options.dense_base {
+        // The reference: every base matrix dequantized, candle's full backward.
+        let base_named = base_tensors(base, device)?;
+        let graph = BaseGraph::new(base.config, &base_named, options.seq, device)?;
+        return optimize(
+            vars,
+            options,
+            what,
+            |step| {
+                let (x, y) = batch(step)?;
+                with_balance(graph.loss(&x, &y, Some((plug_at, &delta)))?)
+            },
+            progress,
+        );
+    }
+    // The base stays quantized. Blocks up to the pack run without a graph (nothing there is
+    // trained); the blocks after it pass gradients to their input only.
+    let frozen_base = FrozenWeights::new(base, plug_at + 1, device)?;
+    let graph = BaseGraph::new(base.config, &frozen_base, options.seq, device)?;
     optimize(
         vars,
         options,
         what,
         |step| {
-            let (x, y) = corpus.batch(options.batch, options.seq, options.seed, step, device)?;
-            let loss = graph.loss(&x, &y, Some((config.insertion_layer, &delta)))?;
-            match balance.take() {
-                Some(b) => Ok((loss + (b * BALANCE_WEIGHT)?)?),
-                None => Ok(loss),
-            }
+            let (x, y) = batch(step)?;
+            let h = graph.prefix(&x, plug_at)?;
+            let h = (&h + delta(&h)?)?;
+            let h = graph.blocks(h, plug_at + 1..layers, None)?;
+            with_balance(graph.loss_of_hidden(&graph.final_norm(&h)?, &y)?)
         },
         progress,
     )

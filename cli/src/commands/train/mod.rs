@@ -65,6 +65,13 @@ fn finish(bar: &indicatif::ProgressBar, summary: &TrainSummary, printer: &Printe
             summary.resumed_at
         ));
     }
+    let peak = summary.peak_rss.map_or_else(String::new, |b| {
+        format!(", peak memory {}", modularbase_runtime::human_bytes(b))
+    });
+    printer.line(format!(
+        "Loss {:.3} → {:.3} at {:.2} s/step{peak}",
+        summary.first_loss, summary.last_loss, summary.seconds_per_step
+    ));
 }
 
 /// The longest snippet (in bytes) routing keys and router training use: about a prompt,
