@@ -10,7 +10,8 @@ mod train;
 pub use run::Bytes;
 pub(crate) use run::{MonitorArgs, PackSetArgs, RunArgs};
 pub(crate) use train::{
-    BaseTrainArgs, EvalArgs, PackAlignArgs, PackTrainArgs, RouterTrainArgs, TrainFlags,
+    BaseTrainArgs, EvalArgs, PackAlignArgs, PackShapeArgs, PackTrainArgs, RouterTrainArgs,
+    TrainFlags,
 };
 
 /// Build, share and run small modular language models: a frozen base core plus domain
@@ -298,6 +299,9 @@ pub struct InitArgs {
     /// The base's block count, when the base is not installed.
     #[arg(long)]
     pub layers: Option<usize>,
+    /// The pack's shape.
+    #[command(flatten)]
+    pub shape: PackShapeArgs,
     /// Seed of the random initialisation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -3,7 +3,61 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use modularbase_pack::PackId;
+use modularbase_pack::{DomainShape, ExpertFormat, PackId};
+
+/// The shape of a new pack (shared by `pack init` and by `pack train` on a pack without
+/// weights yet): sizes that fit any base, the insertion block chosen for the base.
+#[derive(Debug, Args)]
+pub struct PackShapeArgs {
+    /// The base block after which the pack adds to the hidden stream (default: the middle
+    /// block, layers / 2: deep enough that the hidden state says what the text is about,
+    /// with half of the base after it to use what the pack adds).
+    #[arg(long, value_name = "BLOCK")]
+    pub insert_after: Option<usize>,
+    /// Width of the adapters and experts (a multiple of 32 for quantized experts).
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// Number of experts (1 to 256).
+    #[arg(long, default_value_t = 8)]
+    pub experts: usize,
+    /// Experts active per token.
+    #[arg(long, default_value_t = 2)]
+    pub top_k: usize,
+    /// Hidden width inside each expert (a multiple of 32 for quantized experts).
+    #[arg(long, default_value_t = 128)]
+    pub expert_ffn: usize,
+    /// How experts are stored: q8_0, q4_0 or f16.
+    #[arg(long, default_value = "q8_0", value_parser = parse_expert_format)]
+    pub expert_format: ExpertFormat,
+}
+
+fn parse_expert_format(text: &str) -> Result<ExpertFormat, String> {
+    ExpertFormat::from_name(text).ok_or_else(|| format!("`{text}` is not q8_0, q4_0 or f16"))
+}
+
+impl PackShapeArgs {
+    /// The pack's shape for a base of width `hidden` with `layers` blocks, checked.
+    pub fn shape(&self, hidden: usize, layers: usize) -> anyhow::Result<DomainShape> {
+        let insertion_layer = self.insert_after.unwrap_or(layers / 2);
+        if insertion_layer >= layers {
+            anyhow::bail!(
+                "`--insert-after {insertion_layer}`: the base has {layers} blocks (0 to {})",
+                layers.saturating_sub(1)
+            );
+        }
+        let shape = DomainShape {
+            hidden,
+            width: self.width,
+            experts: self.experts,
+            top_k: self.top_k,
+            expert_ffn: self.expert_ffn,
+            insertion_layer,
+            expert_format: self.expert_format,
+        };
+        shape.validate()?;
+        Ok(shape)
+    }
+}
 
 /// How long and how a training run goes (shared by every `train` and `align`).
 #[derive(Debug, Args)]
@@ -76,6 +130,9 @@ pub struct PackTrainArgs {
     /// base's hidden space, which routers without a projection use).
     #[arg(long)]
     pub router: Option<PathBuf>,
+    /// The pack's shape, when its directory has no weights yet.
+    #[command(flatten)]
+    pub shape: PackShapeArgs,
     #[command(flatten)]
     pub train: TrainFlags,
 }

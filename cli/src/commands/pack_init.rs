@@ -2,8 +2,9 @@
 //! shaped for its base.
 
 use anyhow::{Context, bail};
-use modularbase_pack::{BaseCompat, ExpertFormat, Manifest, PackId, PackKind, WEIGHTS_FILE};
-use modularbase_runtime::{PackConfig, PackWeights, README_FILE, read_base_gguf, write_pack_dir};
+use modularbase_pack::gguf::{GgufHeader, GgufLimits};
+use modularbase_pack::{BaseCompat, BaseShape, Manifest, PackId, PackKind, WEIGHTS_FILE};
+use modularbase_runtime::{PackWeights, README_FILE, write_pack_dir};
 
 use crate::cli::InitArgs;
 use crate::home::Home;
@@ -46,12 +47,17 @@ fn base_shape(
             "no installed base to shape the pack for: install one (`modularbase pack install tiny_base`) or give its shape with `--hidden` and `--layers` and name it with `--base ID@VERSION`"
         );
     };
-    let weights = read_base_gguf(&home.pack_dir(&base.id, &base.version).join(WEIGHTS_FILE))?;
+    // The header says the shape: no tensor needs reading.
+    let path = home.pack_dir(&base.id, &base.version).join(WEIGHTS_FILE);
+    let header = GgufHeader::open(&path, &GgufLimits::default())
+        .with_context(|| format!("cannot read the installed base `{}`", path.display()))?;
+    let shape = BaseShape::from_header(&header)
+        .with_context(|| format!("the installed base `{}` is refused", path.display()))?;
     Ok((
         base.id.clone(),
         base.version.clone(),
-        weights.config.hidden,
-        weights.config.layers,
+        shape.hidden,
+        shape.layers,
     ))
 }
 
@@ -89,10 +95,7 @@ pub(crate) fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<()> {
     let path = args.path.clone().unwrap_or_else(|| id.clone().into());
     let manifest = Manifest::from_toml_str(&text, &path.join("pack.toml"))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let config = PackConfig {
-        expert_format: ExpertFormat::Q8_0,
-        ..PackConfig::for_base(hidden, layers / 2)
-    };
+    let config = args.shape.shape(hidden, layers)?;
     let weights = PackWeights::random(config, args.seed)?;
     write_pack_dir(&path, &manifest, &weights)
         .with_context(|| format!("cannot create the pack in `{}`", path.display()))?;

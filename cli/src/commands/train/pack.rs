@@ -7,7 +7,7 @@ use modularbase_pack::{BaseCompat, ExpertFormat, MANIFEST_FILE, Manifest, WEIGHT
 use modularbase_runtime::train::{Corpus, align_pack, clear_checkpoint, pack_key, train_pack};
 use modularbase_runtime::{BaseConfig, PackConfig, PackModule, PackWeights, Router};
 
-use crate::cli::{PackAlignArgs, PackTrainArgs};
+use crate::cli::{PackAlignArgs, PackShapeArgs, PackTrainArgs};
 use crate::ops::{change, open_base, read_manifest, train_options, write_card_section};
 use crate::printer::Printer;
 
@@ -16,21 +16,23 @@ use super::{
     snippet_limit,
 };
 
-/// The pack's shape: from its weights when it has some (`pack init` writes them), else the
-/// default shape for `base` with the manifest's expert format.
-fn pack_shape(dir: &Path, manifest: &Manifest, base: &BaseConfig) -> anyhow::Result<PackConfig> {
+/// The pack's shape: from its weights when it has some (`pack init` writes them), else
+/// `args` for `base`, with the manifest's expert format when it names one.
+fn pack_shape(
+    dir: &Path,
+    manifest: &Manifest,
+    base: &BaseConfig,
+    args: &PackShapeArgs,
+) -> anyhow::Result<PackConfig> {
     if dir.join(WEIGHTS_FILE).exists() {
         return Ok(read_pack_weights(dir)?.config);
     }
-    let format = manifest
-        .model
-        .as_ref()
-        .and_then(|m| m.expert_format)
-        .unwrap_or(ExpertFormat::Q8_0);
-    Ok(PackConfig {
-        expert_format: format,
-        ..PackConfig::for_base(base.hidden, base.layers / 2)
-    })
+    let mut shape = args.shape(base.hidden, base.layers)?;
+    if let Some(format) = manifest.model.as_ref().and_then(|m| m.expert_format) {
+        shape.expert_format = format;
+        shape.validate()?;
+    }
+    Ok(shape)
 }
 
 /// `pack train`.
@@ -39,7 +41,7 @@ pub(crate) fn pack(args: &PackTrainArgs, printer: &Printer) -> anyhow::Result<()
     let manifest = read_manifest(&args.path)?;
     check_domain(&manifest, &args.path)?;
     let (base_manifest, base_weights, mut model) = open_base(&args.base, &device)?;
-    let config = pack_shape(&args.path, &manifest, &base_weights.config)?;
+    let config = pack_shape(&args.path, &manifest, &base_weights.config, &args.shape)?;
     if !manifest.supports_base(&base_manifest.version) {
         printer.warn(format!(
             "{} does not list base {} {} in its base_compatibility",
