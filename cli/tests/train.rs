@@ -130,12 +130,29 @@ fn train_route_align_and_evaluate_a_tiny_model() {
         let out = run(
             dir,
             &[
-                "pack", "train", "--base", "base10", "--router", "router", "--path", id, "--data",
-                data, "--steps", "30",
+                "pack",
+                "train",
+                "--base",
+                "base10",
+                "--router",
+                "router",
+                "--path",
+                id,
+                "--data",
+                data,
+                "--steps",
+                "30",
+                "--prefix-cache",
+                "prefix-cache",
             ],
             &[SHORT],
         );
         succeeded(&out);
+        assert!(
+            text(&out.stdout).contains(" s/step, peak memory "),
+            "{}",
+            text(&out.stdout)
+        );
         let card = std::fs::read_to_string(dir.join(id).join("README.md")).unwrap();
         for row in [
             "| base alone |",
@@ -146,6 +163,14 @@ fn train_route_align_and_evaluate_a_tiny_model() {
             assert!(card.contains(row), "{row} missing from:\n{card}");
         }
     }
+
+    // Both trainings cached the frozen blocks' outputs of the windows they took.
+    let cached = std::fs::read_dir(dir.join("prefix-cache"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "safetensors"))
+        .count();
+    assert!(cached > 0, "the prefix cache holds {cached} windows");
 
     // Evaluation: the code pack beats the base alone on code; routing picks it.
     let out = run(

@@ -339,3 +339,37 @@ fn a_pack_trains_over_a_frozen_quantized_smollm2_shaped_base() {
         dense.first_loss
     );
 }
+
+#[test]
+fn cached_prefix_activations_equal_recomputed_ones() {
+    let device = common::device();
+    let base = smollm2_shaped();
+    let config = pack_config(ExpertFormat::Q8_0);
+    let cache = tempfile::tempdir().unwrap();
+    let run = |prefix_cache: Option<std::path::PathBuf>| {
+        let options = TrainOptions {
+            prefix_cache,
+            ..options(6, 5)
+        };
+        train_pack(&base, &config, &code(), &options, &device, &mut |_| {}).unwrap()
+    };
+    let (recomputed, plain) = run(None);
+    let (cold_tensors, cold) = run(Some(cache.path().to_owned()));
+    let (warm_tensors, warm) = run(Some(cache.path().to_owned()));
+    let rows = 6 * options(6, 5).batch;
+    assert_eq!(plain.prefix_cache, (0, 0));
+    assert_eq!(cold.prefix_cache.0 + cold.prefix_cache.1, rows);
+    assert!(cold.prefix_cache.1 > 0, "a cold cache computes");
+    assert_eq!(
+        warm.prefix_cache,
+        (rows, 0),
+        "a warm cache computes nothing"
+    );
+    for tensors in [&cold_tensors, &warm_tensors] {
+        for ((name, a), (_, b)) in recomputed.iter().zip(tensors) {
+            let gap = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+            assert_eq!(gap.to_scalar::<f32>().unwrap(), 0.0, "{name}");
+        }
+    }
+    assert_eq!(warm.last_loss, plain.last_loss);
+}

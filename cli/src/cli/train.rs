@@ -133,6 +133,11 @@ pub struct PackTrainArgs {
     /// The pack's shape, when its directory has no weights yet.
     #[command(flatten)]
     pub shape: PackShapeArgs,
+    /// Cache the frozen blocks' outputs before the pack in this directory, so that later
+    /// epochs, later runs and other packs trained on the same text over the same base read
+    /// them instead of computing them (about 300 KB per window of SmolLM2).
+    #[arg(long, value_name = "DIR")]
+    pub prefix_cache: Option<PathBuf>,
     #[command(flatten)]
     pub train: TrainFlags,
 }

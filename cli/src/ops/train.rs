@@ -22,6 +22,7 @@ pub(crate) fn train_options(flags: &TrainFlags, dir: &Path) -> TrainOptions {
         checkpoint_every: flags.checkpoint_every,
         checkpoint_dir: Some(dir.join(".checkpoint")),
         dense_base: false,
+        prefix_cache: None,
     }
 }
 

@@ -114,8 +114,9 @@ impl TokenStream {
 
     /// `batch` random windows as `(inputs, targets)`, both `[batch, seq]`: with a BOS,
     /// inputs are BOS then `seq - 1` tokens and targets those `seq` tokens; without, targets
-    /// are the inputs shifted by one. The windows depend only on `seed` and `step`, so a
-    /// resumed run sees the same data.
+    /// are the inputs shifted by one. Windows start at multiples of `seq`, so later epochs
+    /// see the same windows again (and the prefix cache finds them); which ones a step
+    /// takes depends only on `seed` and `step`, so a resumed run sees the same data.
     pub(crate) fn batch(
         &self,
         batch: usize,
@@ -128,8 +129,9 @@ impl TokenStream {
             StdRng::seed_from_u64(seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut inputs: Vec<u32> = Vec::with_capacity(batch * seq);
         let mut targets: Vec<u32> = Vec::with_capacity(batch * seq);
+        let windows = (self.tokens.len() - 1) / seq;
         for _ in 0..batch {
-            let start = rng.random_range(0..self.tokens.len() - seq);
+            let start = rng.random_range(0..windows) * seq;
             let window = &self.tokens[start..=start + seq];
             match self.bos {
                 Some(bos) => {

@@ -10,6 +10,7 @@ mod frozen;
 mod optimize;
 mod pack_net;
 mod pack_train;
+mod prefix_cache;
 mod router_train;
 
 pub use base_train::train_base;

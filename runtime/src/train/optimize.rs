@@ -30,6 +30,9 @@ pub struct TrainOptions {
     /// gradients included) instead of frozen and quantized. The slower reference the frozen
     /// path is measured and tested against.
     pub dense_base: bool,
+    /// Pack training only: where the frozen blocks' outputs before the pack are cached
+    /// (`None`: computed every step).
+    pub prefix_cache: Option<PathBuf>,
 }
 
 impl Default for TrainOptions {
@@ -43,6 +46,7 @@ impl Default for TrainOptions {
             checkpoint_every: 50,
             checkpoint_dir: None,
             dense_base: false,
+            prefix_cache: None,
         }
     }
 }
@@ -71,6 +75,8 @@ pub struct TrainSummary {
     pub seconds_per_step: f64,
     /// The process's peak resident memory at the end, in bytes (Linux; `None` elsewhere).
     pub peak_rss: Option<u64>,
+    /// Windows whose frozen prefix was read from the prefix cache, and computed.
+    pub prefix_cache: (usize, usize),
 }
 
 const STATE_FILE: &str = "checkpoint.json";
@@ -138,6 +144,7 @@ pub(crate) fn optimize(
         last_loss: mean(&losses[losses.len() - edge..]),
         seconds_per_step: started.elapsed().as_secs_f64() / losses.len().max(1) as f64,
         peak_rss: peak_rss(),
+        prefix_cache: (0, 0),
     })
 }
 

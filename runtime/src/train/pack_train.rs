@@ -16,6 +16,7 @@ use crate::train::forward::{BaseGraph, Named, base_tensors};
 use crate::train::frozen::FrozenWeights;
 use crate::train::optimize::{StepReport, TrainOptions, TrainSummary, optimize};
 use crate::train::pack_net::pack_delta;
+use crate::train::prefix_cache::PrefixCache;
 
 /// Weight of the load-balancing term in a pack's loss.
 const BALANCE_WEIGHT: f64 = 0.01;
@@ -185,17 +186,28 @@ fn run(
     // trained); the blocks after it pass gradients to their input only.
     let frozen_base = FrozenWeights::new(base, plug_at + 1, device)?;
     let graph = BaseGraph::new(base.config, &frozen_base, options.seq, device)?;
-    optimize(
+    let mut cache = match &options.prefix_cache {
+        Some(dir) => Some(PrefixCache::new(dir, base, plug_at, device)?),
+        None => None,
+    };
+    let mut summary = optimize(
         vars,
         options,
         what,
         |step| {
             let (x, y) = batch(step)?;
-            let h = graph.prefix(&x, plug_at)?;
+            let h = match cache.as_mut() {
+                Some(cache) => cache.get(&x, |rows| graph.prefix(rows, plug_at))?,
+                None => graph.prefix(&x, plug_at)?,
+            };
             let h = (&h + delta(&h)?)?;
             let h = graph.blocks(h, plug_at + 1..layers, None)?;
             with_balance(graph.loss_of_hidden(&graph.final_norm(&h)?, &y)?)
         },
         progress,
-    )
+    )?;
+    if let Some(cache) = cache {
+        summary.prefix_cache = cache.counts();
+    }
+    Ok(summary)
 }

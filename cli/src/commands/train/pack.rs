@@ -4,7 +4,9 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use modularbase_pack::{BaseCompat, ExpertFormat, MANIFEST_FILE, Manifest, WEIGHTS_FILE};
-use modularbase_runtime::train::{Corpus, align_pack, clear_checkpoint, pack_key, train_pack};
+use modularbase_runtime::train::{
+    Corpus, TrainOptions, align_pack, clear_checkpoint, pack_key, train_pack,
+};
 use modularbase_runtime::{BaseConfig, PackConfig, PackModule, PackWeights, Router};
 
 use crate::cli::{PackAlignArgs, PackShapeArgs, PackTrainArgs};
@@ -49,7 +51,10 @@ pub(crate) fn pack(args: &PackTrainArgs, printer: &Printer) -> anyhow::Result<()
         ));
     }
     let corpus = Corpus::read(&args.data)?;
-    let options = train_options(&args.train, &args.path);
+    let options = TrainOptions {
+        prefix_cache: args.prefix_cache.clone(),
+        ..train_options(&args.train, &args.path)
+    };
     printer.line(format!(
         "Training pack {} {} on {} bytes ({} held out) over base {} {}, {} steps",
         manifest.id,
