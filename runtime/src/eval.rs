@@ -7,7 +7,6 @@ use candle_core::{D, DType, Tensor};
 
 use crate::base::{BaseModel, HiddenPlug};
 use crate::error::{Result, RuntimeError};
-use crate::tokenizer::BOS;
 
 /// Bytes scored per forward pass when evaluating.
 pub const EVAL_WINDOW: usize = 256;
@@ -52,28 +51,47 @@ pub fn windows(text: &[u8], window: usize) -> impl Iterator<Item = &[u8]> {
     text.chunks(window.max(1)).filter(|c| c.len() > 1)
 }
 
-/// Scores one window: every byte predicted from BOS and the bytes before it.
+/// Scores one window: its tokens (bytes for the byte vocabulary) each predicted from the
+/// vocabulary's document start and the tokens before it; bits are divided by the window's
+/// bytes, so figures compare across vocabularies. Without a document start the first token
+/// is context only (its bits are not counted).
 pub(crate) fn score_window(
     base: &mut BaseModel,
     plug: Option<&dyn HiddenPlug>,
     window: &[u8],
 ) -> Result<BitsPerByte> {
-    if window.len() > base.config().context {
+    let vocab = base.vocab();
+    let tokens: Vec<u32> = if vocab.is_bytes() {
+        window.iter().map(|&b| u32::from(b)).collect()
+    } else {
+        vocab.encode(&String::from_utf8_lossy(window))?
+    };
+    let (inputs, targets): (Vec<u32>, Vec<u32>) = match vocab.document_start() {
+        Some(start) => (
+            std::iter::once(start)
+                .chain(tokens[..tokens.len().saturating_sub(1)].iter().copied())
+                .collect(),
+            tokens.clone(),
+        ),
+        None if tokens.len() > 1 => (tokens[..tokens.len() - 1].to_vec(), tokens[1..].to_vec()),
+        None => return Ok(BitsPerByte::default()),
+    };
+    if inputs.len() > base.config().context {
         return Err(RuntimeError::Config(format!(
-            "an evaluation window of {} bytes does not fit the base's context of {}",
-            window.len(),
+            "an evaluation window of {} tokens does not fit the base's context of {}",
+            inputs.len(),
             base.config().context
         )));
     }
-    let inputs: Vec<u32> = std::iter::once(BOS)
-        .chain(window[..window.len() - 1].iter().map(|&b| u32::from(b)))
-        .collect();
-    let targets: Vec<u32> = window.iter().map(|&b| u32::from(b)).collect();
+    if inputs.is_empty() {
+        return Ok(BitsPerByte::default());
+    }
+    let count = targets.len();
     base.clear_kv_cache();
     let logits = base.forward(&inputs, 0, plug)?.to_dtype(DType::F32)?;
     base.clear_kv_cache();
     let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-    let targets = Tensor::from_vec(targets, (window.len(), 1), log_probs.device())?;
+    let targets = Tensor::from_vec(targets, (count, 1), log_probs.device())?;
     let nats = log_probs
         .gather(&targets, 1)?
         .sum_all()?

@@ -19,7 +19,6 @@ use crate::generate::{GenerationStats, Sampling, generate_timed};
 use crate::monitor::{ComponentRow, ComponentState, MonitorView};
 use crate::pack_module::{PackModule, read_pack_key};
 use crate::router::{Route, RouteScore, Router};
-use crate::tokenizer::ByteTokenizer;
 
 /// How one prompt is answered.
 #[derive(Debug, Clone)]
@@ -340,13 +339,6 @@ impl Runtime {
         window: usize,
         on_window: &mut dyn FnMut(),
     ) -> Result<EvalReport> {
-        if !self.base.vocab().is_bytes() {
-            return Err(RuntimeError::Config(format!(
-                "bits-per-byte evaluation scores byte tokens; base `{}` has a {} vocabulary",
-                self.base_info.id,
-                self.base.vocab().description()
-            )));
-        }
         let mut report = EvalReport::default();
         for w in windows(text, window) {
             on_window();
@@ -355,7 +347,7 @@ impl Runtime {
                 EvalTarget::Pack(pack) => score_window(&mut self.base, Some(pack), w)?,
                 EvalTarget::Routed => {
                     let prefix = &w[..w.len().min(ROUTE_PREFIX)];
-                    let tokens = ByteTokenizer.encode(&String::from_utf8_lossy(prefix));
+                    let tokens = self.base.vocab().encode(&String::from_utf8_lossy(prefix))?;
                     let (_, _, wanted) = self.route_tokens(&tokens)?;
                     let (pack, _) = self.load(wanted.as_ref());
                     let used = pack

@@ -8,7 +8,7 @@ use candle_core::quantized::gguf_file::{Content, Value};
 use crate::chat::{ChatMessage, ChatTemplate};
 use crate::error::Result;
 use crate::tokenizer::{
-    BpeTokenizer, ByteTokenizer, EOS, Tokenizer, byte_vocab_metadata, token_id,
+    BOS, BpeTokenizer, ByteTokenizer, EOS, Tokenizer, byte_vocab_metadata, token_id,
 };
 
 /// Token texts that end a turn in common chat formats; llama.cpp stops on these too when
@@ -35,6 +35,8 @@ pub struct Vocab {
     /// empty for the byte vocabulary, whose keys are generated.
     metadata: Vec<(String, Value)>,
     description: String,
+    /// The token a document starts after, for scoring text from its first token.
+    document_start: Option<u32>,
 }
 
 impl Vocab {
@@ -46,6 +48,7 @@ impl Vocab {
             chat: None,
             metadata: Vec::new(),
             description: "bytes + BOS/EOS".to_owned(),
+            document_start: Some(BOS),
         }
     }
 
@@ -81,6 +84,7 @@ impl Vocab {
                     stop: Vec::new(),
                     chat: None,
                     metadata: Vec::new(),
+                    document_start: None,
                 }
             }
             "llama" if ByteTokenizer::matches(&tokens) => Self::bytes(),
@@ -97,6 +101,13 @@ impl Vocab {
         };
         if model == "gpt2" {
             vocab.stop = stop_tokens(content, &tokens)?;
+            // Pretraining text is documents separated by end-of-text: scoring after one is
+            // scoring text as the model saw it begin.
+            vocab.document_start = tokens
+                .iter()
+                .position(|t| t == "<|endoftext|>")
+                .and_then(|i| u32::try_from(i).ok())
+                .or_else(|| vocab.stop.first().copied());
             vocab.metadata = content
                 .metadata
                 .iter()
@@ -124,6 +135,12 @@ impl Vocab {
             };
         }
         Ok(vocab)
+    }
+
+    /// The token text is scored after (BOS for the byte vocabulary, end-of-text for BPE
+    /// vocabularies that have it), when there is one.
+    pub fn document_start(&self) -> Option<u32> {
+        self.document_start
     }
 
     /// Whether this is the byte vocabulary (one token per byte).

@@ -249,3 +249,28 @@ fn smollm2_chat_prompt_is_its_template_s_chatml_with_the_default_system_turn() {
     // `<|im_end|>` (2) and `<|endoftext|>` (0) end generation, as in llama.cpp.
     assert_eq!(base.vocab().stop_tokens(), &[0, 2]);
 }
+
+/// Bits per byte go through SmolLM2's own tokens: English prose scores far below the same
+/// letters scrambled (a byte-level scorer would have refused this base).
+#[test]
+fn smollm2_scores_english_in_bits_per_byte_far_below_its_letters_scrambled() {
+    let mut base = open_base();
+    let english: &[u8] =
+        b"It was a bright cold day in April, and the clocks were striking thirteen. \
+        Winston Smith, his chin nuzzled into his breast in an effort to escape the vile wind, \
+        slipped quickly through the glass doors of Victory Mansions.";
+    // A fixed permutation of the same bytes: same letters, no language.
+    let mut scrambled = english.to_vec();
+    for i in (1..scrambled.len()).rev() {
+        scrambled.swap(i, (i * 7919 + 13) % (i + 1));
+    }
+    let prose = modularbase_runtime::bits_per_byte(&mut base, None, english, 256).unwrap();
+    let noise = modularbase_runtime::bits_per_byte(&mut base, None, &scrambled, 256).unwrap();
+    assert_eq!(prose.bytes, english.len());
+    assert!(
+        prose.value() < 1.6 && noise.value() > 2.0 * prose.value(),
+        "prose {:.3} bits/byte, scrambled {:.3}",
+        prose.value(),
+        noise.value()
+    );
+}
