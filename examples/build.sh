@@ -66,6 +66,8 @@ for base in 1.0.0 1.1.0; do
     $mb eval --base "$root/tiny_base-$base" --json --data reasoning="$corpus/reasoning/held_out.txt" \
         --pack "$root/reasoning-1.0.0" --pack "$root/reasoning-1.1.0" > "$results/alignment-base-$base.json"
 done
-python3 examples/report.py "$results" > "$results/README-table.md"
+python3 examples/report.py "$results" "$root" "tiny_base 1.0.0" general_chat=general_chat-1.0.0 \
+    reasoning=reasoning-1.0.0 python_code=python_code-1.0.0 rust_code=rust_code-1.0.0 \
+    > "$results/README-table.md"
 cat "$results/README-table.md"
 du -ch "$root"/*/weights.gguf | tail -1

@@ -7,7 +7,6 @@ use candle_core::{D, DType, Device, Tensor, Var};
 use crate::base::BaseModel;
 use crate::error::{Result, RuntimeError};
 use crate::router::{DEFAULT_THRESHOLD, Router};
-use crate::tokenizer::ByteTokenizer;
 use crate::train::optimize::{StepReport, TrainOptions, TrainSummary, optimize};
 
 /// Sharpness of the cosine scores in the router's training loss.
@@ -18,10 +17,8 @@ fn pooled(base: &mut BaseModel, snippets: &[Vec<u8>]) -> Result<Tensor> {
     let mut rows = Vec::with_capacity(snippets.len());
     for snippet in snippets {
         let text = String::from_utf8_lossy(snippet);
-        rows.push(
-            base.pooled_hidden(&ByteTokenizer.encode(&text))?
-                .to_dtype(DType::F32)?,
-        );
+        let tokens = base.vocab().encode(&text)?;
+        rows.push(base.pooled_hidden(&tokens)?.to_dtype(DType::F32)?);
     }
     Ok(Tensor::stack(&rows, 0)?)
 }

@@ -78,8 +78,7 @@ pub(crate) fn router(args: &RouterTrainArgs, printer: &Printer) -> anyhow::Resul
     for (id, snippets) in &test_sets {
         let mut hits = 0;
         for snippet in snippets {
-            let tokens =
-                modularbase_runtime::ByteTokenizer.encode(&String::from_utf8_lossy(snippet));
+            let tokens = model.vocab().encode(&String::from_utf8_lossy(snippet))?;
             let (scores, _) = router.route(&model.pooled_hidden(&tokens)?, &keys)?;
             hits += usize::from(scores.first().is_some_and(|s| s.id.as_str() == id));
         }
