@@ -291,8 +291,9 @@ impl Runtime {
         })
     }
 
-    /// Routing scores, the decision and the wanted pack for `tokens` (nothing to route to
-    /// when no domain pack is installed).
+    /// Routing scores, the decision and the wanted pack for `tokens` (none, for the base
+    /// alone, when no domain pack is installed or none is confident and `general_chat` is
+    /// not installed).
     fn route_tokens(
         &mut self,
         tokens: &[u32],
@@ -302,11 +303,15 @@ impl Runtime {
         }
         let pooled = self.base.pooled_hidden(tokens)?;
         let (scores, route) = self.router.route(&pooled, &self.keys)?;
+        // No pack is confident: the fallback pack when one is installed, else the base
+        // alone, so text no pack knows is never made worse by one.
         let wanted = match &route {
-            Route::Pack(best) => best.id.clone(),
-            Route::LowConfidence(_) => general_chat(),
+            Route::Pack(best) => Some(best.id.clone()),
+            Route::LowConfidence(_) => {
+                Some(general_chat()).filter(|g| self.installed.contains_key(g))
+            }
         };
-        Ok((scores, Some(route), Some(wanted)))
+        Ok((scores, Some(route), wanted))
     }
 
     /// Loads `wanted` (with its fallback chain) through the cache.

@@ -317,6 +317,30 @@ fn a_router_pack_is_resident_and_routes_through_its_projection() {
 }
 
 #[test]
+fn a_prompt_no_pack_is_confident_about_gets_the_base_alone_without_general_chat() {
+    let mut world = World::new();
+    world.packs.retain(|p| !p.ends_with("general_chat"));
+    world.add_router(0.999);
+    let mut runtime = world.open(1 << 30);
+    let report = runtime
+        .run("an unrelated prompt about the weather", &options(None))
+        .unwrap();
+    assert!(
+        matches!(&report.route, Some(Route::LowConfidence(_))),
+        "{:?}",
+        report.route
+    );
+    assert_eq!(report.wanted, None);
+    assert_eq!(report.used, None, "the base alone answers");
+    assert!(
+        report.substitutions.is_empty(),
+        "{:?}",
+        report.substitutions
+    );
+    assert!(report.tokens > 0);
+}
+
+#[test]
 fn a_prompt_below_the_router_threshold_goes_to_the_fallback_pack() {
     let mut world = World::new();
     world.add_router(0.999);

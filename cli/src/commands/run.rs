@@ -45,10 +45,14 @@ fn debug(report: &RunReport, printer: &Printer) {
             printer.note(format!("route: `{}` (cosine {:.3})", best.id, best.score))
         }
         Some(Route::LowConfidence(best)) => printer.note(format!(
-            "route: no pack above the threshold (best {}); using the fallback pack",
+            "route: no pack above the threshold (best {}); {}",
             best.as_ref().map_or_else(
                 || "none".to_owned(),
                 |b| format!("`{}` {:.3}", b.id, b.score)
+            ),
+            report.wanted.as_ref().map_or_else(
+                || "the base alone answers".to_owned(),
+                |w| format!("using the fallback pack `{w}`")
             )
         )),
         None => printer.note(format!(
