@@ -51,7 +51,7 @@ for d in python_code rust_code reasoning; do
         --base smollm2_135m@1.0.0 --hidden 576 --layers 30 --path "$out/$d"
     $mb pack train --base "$base" --router "$out/router" --path "$out/$d" \
         --data "$corpus/$d/train.txt" --steps "$(steps 400)" --batch 4 --seq 128 --lr 3e-3 \
-        --seed 3 --prefix-cache "$out/.prefix-cache"
+        --seed 3 --prefix-cache "$out/.prefix-cache" --eval-bytes "$(bytes 32768)"
 done
 
 # reasoning aligned to base 1.1.0 (the same model re-quantized).
@@ -60,7 +60,7 @@ head -c 120000 "$corpus/reasoning/train.txt" > "$out/mix/reasoning.txt"
 head -c 30000 "$corpus/general/train.txt" > "$out/mix/general.txt"
 cp -r "$out/reasoning" "$out/reasoning-1.1.0"
 $mb pack align --base "$base11" --mix "$out/mix" --path "$out/reasoning-1.1.0" \
-    --steps "$(steps 150)" --batch 4 --seq 128 --seed 4
+    --steps "$(steps 150)" --batch 4 --seq 128 --seed 4 --eval-bytes "$(bytes 32768)"
 
 # The figures.
 labelled=()

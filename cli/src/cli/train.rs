@@ -80,6 +80,10 @@ pub struct TrainFlags {
     /// Save a checkpoint every this many steps; an interrupted run resumes from it.
     #[arg(long, default_value_t = 50)]
     pub checkpoint_every: usize,
+    /// Held-out bytes scored for the model card's figures (each window is a forward pass
+    /// per variant; on a real base fewer bytes make the card quicker).
+    #[arg(long, default_value_t = 128 * 1024)]
+    pub eval_bytes: usize,
     /// Where to train: cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "cpu")]
     pub device: String,

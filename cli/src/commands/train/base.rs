@@ -56,7 +56,7 @@ pub(crate) fn base(args: &BaseTrainArgs, printer: &Printer) -> anyhow::Result<()
     std::fs::write(args.out.join(MANIFEST_FILE), manifest.to_toml_string())
         .with_context(|| format!("cannot write the manifest in `{}`", args.out.display()))?;
     let mut model = BaseModel::new(read_base_gguf(&weights_path)?, &device)?;
-    let score = bpb(&mut model, None, held_out(&corpus))?;
+    let score = bpb(&mut model, None, held_out(&corpus, &args.train))?;
     let from = args.from.as_ref().map_or(String::new(), |d| {
         format!(", continued from `{}`", d.display())
     });

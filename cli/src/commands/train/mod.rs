@@ -23,8 +23,6 @@ pub(crate) use base::base;
 pub(crate) use pack::{align, pack};
 pub(crate) use router::router;
 
-/// Held-out bytes scored for a model card (bounded so evaluation stays quick).
-const CARD_EVAL_BYTES: usize = 128 * 1024;
 /// Snippets a pack's routing key is averaged over.
 const KEY_SNIPPETS: usize = 200;
 
@@ -80,8 +78,9 @@ fn snippet_limit(model: &BaseModel) -> usize {
     128.min(model.config().context - 1)
 }
 
-fn held_out(corpus: &Corpus) -> &[u8] {
-    &corpus.held_out[..corpus.held_out.len().min(CARD_EVAL_BYTES)]
+/// The held-out bytes a model card is scored on: the first `flags.eval_bytes`.
+fn held_out<'c>(corpus: &'c Corpus, flags: &crate::cli::TrainFlags) -> &'c [u8] {
+    &corpus.held_out[..corpus.held_out.len().min(flags.eval_bytes)]
 }
 
 fn bpb(

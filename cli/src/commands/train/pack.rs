@@ -95,7 +95,7 @@ pub(crate) fn pack(args: &PackTrainArgs, printer: &Printer) -> anyhow::Result<()
     let weights_path = args.path.join(WEIGHTS_FILE);
     PackWeights::from_f32(config, tensors.clone())?.write(&weights_path, manifest.id.as_str())?;
     // The same trained pack with each expert format, so the card shows what quantizing costs.
-    let alone = bpb(&mut model, None, held_out(&corpus))?;
+    let alone = bpb(&mut model, None, held_out(&corpus, &args.train))?;
     let mut rows = format!("| base alone | {:.3} | |\n", alone.value());
     let mut stored = alone;
     for format in [ExpertFormat::F16, ExpertFormat::Q8_0, ExpertFormat::Q4_0] {
@@ -109,7 +109,7 @@ pub(crate) fn pack(args: &PackTrainArgs, printer: &Printer) -> anyhow::Result<()
         let score = bpb(
             &mut model,
             Some(&PackModule::new(variant, &device)?),
-            held_out(&corpus),
+            held_out(&corpus, &args.train),
         )?;
         let mark = if format == config.expert_format {
             stored = score;
@@ -168,7 +168,7 @@ pub(crate) fn align(args: &PackAlignArgs, printer: &Printer) -> anyhow::Result<(
         );
     }
     let mix = Corpus::read(&args.mix)?;
-    let text = held_out(&mix);
+    let text = held_out(&mix, &args.train);
     let before = bpb(
         &mut model,
         Some(&PackModule::new(read_pack_weights(&args.path)?, &device)?),
