@@ -42,7 +42,7 @@ rm -rf "$out/router"
 $mb router train --base "$base" --path "$out/router" --id smollm2_router --version 1.0.0 \
     --data python_code="$corpus/python_code/train.txt" --data rust_code="$corpus/rust_code/train.txt" \
     --data reasoning="$corpus/reasoning/train.txt" --data general_chat="$corpus/general_chat/train.txt" \
-    --steps "$(steps 300)" --snippets "$(steps 300)" --lr 1e-2
+    --general "$corpus/general/train.txt" --steps "$(steps 300)" --snippets "$(steps 300)" --lr 1e-2
 
 # Domain packs over the frozen base; the frozen blocks' outputs are shared through the cache.
 for d in python_code rust_code reasoning; do

@@ -119,6 +119,44 @@ fn train_route_align_and_evaluate_a_tiny_model() {
     );
     succeeded(&out);
     assert!(text(&out.stdout).contains("of held-out snippets routed right"));
+
+    // With general text, the threshold is calibrated so that it gets no pack.
+    let out = run(
+        dir,
+        &[
+            "router",
+            "train",
+            "--base",
+            "base10",
+            "--data",
+            "code=code.txt",
+            "--data",
+            "sums=sums.txt",
+            "--path",
+            "router_calibrated",
+            "--id",
+            "router_calibrated",
+            "--snippets",
+            "40",
+            "--steps",
+            "40",
+            "--general",
+            "prose.txt",
+        ],
+        &[],
+    );
+    succeeded(&out);
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("Calibrated the confidence threshold "),
+        "{said}"
+    );
+    assert!(
+        said.contains("% of general held-out snippets get no pack"),
+        "{said}"
+    );
+    let card = std::fs::read_to_string(dir.join("router_calibrated/README.md")).unwrap();
+    assert!(card.contains("Confidence threshold "), "{card}");
     let router = std::fs::read_to_string(dir.join("router/pack.toml")).unwrap();
     assert!(
         router.contains("kind = \"router\"") && router.contains("\"1.0\""),

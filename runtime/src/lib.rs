@@ -54,7 +54,7 @@ pub use import::{ImportOptions, ImportedBase, import_base};
 pub use monitor::{ComponentRow, ComponentState, MonitorView, human_bytes};
 pub use pack_module::{PackConfig, PackModule, PackWeights, read_pack_key};
 pub use predictor::Predictor;
-pub use router::{DEFAULT_THRESHOLD, Route, RouteScore, Router};
+pub use router::{DEFAULT_THRESHOLD, Route, RouteScore, Router, calibrate_threshold};
 pub use scaffold::{README_FILE, base_manifest, base_shape_table, write_base_dir, write_pack_dir};
 pub use session::{EvalTarget, ROUTE_PREFIX, RunOptions, RunReport, Runtime};
 pub use tokenizer::{BOS, BpeTokenizer, ByteTokenizer, EOS, Tokenizer, VOCAB_SIZE};

@@ -126,6 +126,11 @@ impl Router {
         )
     }
 
+    /// The same router with confidence threshold `threshold`.
+    pub fn with_threshold(self, threshold: f32) -> Self {
+        Self { threshold, ..self }
+    }
+
     /// Bytes of its weights.
     pub fn bytes(&self) -> u64 {
         self.bytes
@@ -172,6 +177,41 @@ impl Router {
     }
 }
 
+/// A threshold calibrated on held-out snippets: `domain` holds, per domain snippet, whether
+/// its best pack was its own and that best score; `general` the best score of each snippet
+/// no pack should take. Returns the threshold that gets the most snippets right (a domain
+/// snippet right when it reaches its own pack, a general one when it falls below) — the
+/// lowest such, so packs lose as little as possible — with the share of general snippets
+/// below it and of domain snippets that still reach their pack.
+pub fn calibrate_threshold(domain: &[(bool, f32)], general: &[f32]) -> (f32, f64, f64) {
+    let mut candidates: Vec<f32> = domain
+        .iter()
+        .map(|&(_, s)| s)
+        .chain(general.iter().map(|&s| s + f32::EPSILON))
+        .chain([DEFAULT_THRESHOLD])
+        .filter(|s| s.is_finite())
+        .collect();
+    candidates.sort_by(f32::total_cmp);
+    let right_at = |t: f32| {
+        let kept = domain.iter().filter(|&&(own, s)| own && s >= t).count();
+        let below = general.iter().filter(|&&s| s < t).count();
+        (kept, below)
+    };
+    let mut best = (DEFAULT_THRESHOLD, right_at(DEFAULT_THRESHOLD));
+    for &t in &candidates {
+        let counts = right_at(t);
+        if counts.0 + counts.1 > best.1.0 + best.1.1 {
+            best = (t, counts);
+        }
+    }
+    let share = |n: usize, of: usize| n as f64 / of.max(1) as f64;
+    (
+        best.0,
+        share(best.1.1, general.len()),
+        share(best.1.0, domain.len()),
+    )
+}
+
 /// `v / |v|` (zero stays zero).
 fn unit(v: &Tensor) -> Result<Tensor> {
     let norm = v.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?;
@@ -180,4 +220,22 @@ fn unit(v: &Tensor) -> Result<Tensor> {
     } else {
         v.clone()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_calibrated_threshold_gets_most_snippets_right_and_is_the_lowest_that_does() {
+        let domain = [(true, 0.9), (true, 0.8), (false, 0.7), (true, 0.6)];
+        let general = [0.5, 0.65, 0.3];
+        // Just above 0.5: three domain snippets reach their pack and two general ones fall
+        // below (5 right); just above 0.65 also makes 5 (two and three); the lower wins.
+        let (threshold, below, kept) = calibrate_threshold(&domain, &general);
+        assert!(threshold > 0.5 && threshold < 0.6, "{threshold}");
+        assert!((below - 2.0 / 3.0).abs() < 1e-9 && (kept - 0.75).abs() < 1e-9);
+        // With nothing to separate, the default stays.
+        assert_eq!(calibrate_threshold(&[], &[]).0, DEFAULT_THRESHOLD);
+    }
 }

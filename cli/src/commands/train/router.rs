@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use modularbase_pack::{MANIFEST_FILE, Manifest, WEIGHTS_FILE};
-use modularbase_runtime::README_FILE;
 use modularbase_runtime::train::{Corpus, pack_key, train_router};
+use modularbase_runtime::{README_FILE, calibrate_threshold};
 
 use crate::cli::RouterTrainArgs;
 use crate::ops::{open_base, read_manifest, train_options, write_card_section};
@@ -64,7 +64,7 @@ pub(crate) fn router(args: &RouterTrainArgs, printer: &Printer) -> anyhow::Resul
         base_manifest.version
     ));
     let (bar, mut step) = progress(printer, options.steps, "router");
-    let (router, summary) = train_router(&mut model, &train_sets, &options, &mut step)?;
+    let (mut router, summary) = train_router(&mut model, &train_sets, &options, &mut step)?;
     finish(&bar, &summary, printer);
     let mut keys = Vec::new();
     for (id, snippets) in &train_sets {
@@ -75,18 +75,42 @@ pub(crate) fn router(args: &RouterTrainArgs, printer: &Printer) -> anyhow::Resul
     }
     let mut rows = String::new();
     let (mut right, mut total) = (0, 0);
+    let mut best_of = |snippet: &[u8]| -> anyhow::Result<Option<(String, f32)>> {
+        let tokens = model.vocab().encode(&String::from_utf8_lossy(snippet))?;
+        let (scores, _) = router.route(&model.pooled_hidden(&tokens)?, &keys)?;
+        Ok(scores.first().map(|s| (s.id.to_string(), s.score)))
+    };
+    let mut domain_scores = Vec::new();
     for (id, snippets) in &test_sets {
         let mut hits = 0;
         for snippet in snippets {
-            let tokens = model.vocab().encode(&String::from_utf8_lossy(snippet))?;
-            let (scores, _) = router.route(&model.pooled_hidden(&tokens)?, &keys)?;
-            hits += usize::from(scores.first().is_some_and(|s| s.id.as_str() == id));
+            let best = best_of(snippet)?;
+            let own = best.as_ref().is_some_and(|(b, _)| b == id);
+            hits += usize::from(own);
+            domain_scores.push((own, best.map_or(f32::NEG_INFINITY, |(_, s)| s)));
         }
         rows.push_str(&format!("| {id} | {hits}/{} |\n", snippets.len()));
         right += hits;
         total += snippets.len();
     }
     let accuracy = right as f64 / total.max(1) as f64 * 100.0;
+    let mut calibration = String::new();
+    if let Some(path) = &args.general {
+        let general = Corpus::read(std::slice::from_ref(path))?;
+        let mut general_scores = Vec::new();
+        for snippet in Corpus::snippets(&general.held_out, 100, shortest, longest, seed + 2) {
+            general_scores.push(best_of(&snippet)?.map_or(f32::NEG_INFINITY, |(_, s)| s));
+        }
+        let (threshold, below, kept) = calibrate_threshold(&domain_scores, &general_scores);
+        router = router.with_threshold(threshold);
+        let line = format!(
+            "threshold {threshold:.3}: {:.1}% of general held-out snippets get no pack, {:.1}% of domain snippets still reach their own",
+            below * 100.0,
+            kept * 100.0
+        );
+        printer.line(format!("Calibrated the confidence {line}"));
+        calibration = format!("\nConfidence {line}.\n");
+    }
     std::fs::create_dir_all(&args.path)
         .with_context(|| format!("cannot create `{}`", args.path.display()))?;
     router.write(&args.path.join(WEIGHTS_FILE), manifest.id.as_str())?;
@@ -94,7 +118,7 @@ pub(crate) fn router(args: &RouterTrainArgs, printer: &Printer) -> anyhow::Resul
     let section = format!(
         "## Evaluation\n\nHeld-out snippets (24–128 bytes, never trained on) routed to the right domain, keys computed as `pack train` computes them: **{accuracy:.1}%** ({right}/{total}).\n\n| domain | routed right |\n|---|---|\n{rows}\nTrained with `modularbase router train`: {} steps, loss {:.3} → {:.3}.\n",
         options.steps, summary.first_loss, summary.last_loss
-    );
+    ) + &calibration;
     write_card_section(&args.path, &manifest, "evaluation", &section)?;
     printer.line(format!(
         "Wrote router {} to {}: {accuracy:.1}% of held-out snippets routed right",
