@@ -10,8 +10,8 @@ mod train;
 pub use run::Bytes;
 pub(crate) use run::{MonitorArgs, PackSetArgs, RunArgs};
 pub(crate) use train::{
-    BaseTrainArgs, EvalArgs, PackAlignArgs, PackShapeArgs, PackTrainArgs, RouterTrainArgs,
-    TrainFlags,
+    BaseTrainArgs, EvalArgs, InitArgs, PackAlignArgs, PackShapeArgs, PackTrainArgs,
+    RouterTrainArgs, TrainFlags,
 };
 
 /// Build, share and run small modular language models: a frozen base core plus domain
@@ -273,38 +273,6 @@ pub struct BaseInitArgs {
 pub struct CompletionsArgs {
     /// The shell: bash, zsh, fish, elvish or powershell.
     pub shell: clap_complete::Shell,
-}
-
-/// Arguments of `pack init`.
-#[derive(Debug, Args)]
-pub struct InitArgs {
-    /// The pack's domain label (for example `medical`).
-    #[arg(long)]
-    pub domain: String,
-    /// The pack's title.
-    #[arg(long)]
-    pub name: String,
-    /// Its id (default: made from the name).
-    #[arg(long)]
-    pub id: Option<PackId>,
-    /// The base as ID@VERSION (default: the installed base).
-    #[arg(long)]
-    pub base: Option<String>,
-    /// The directory to create (default: the id).
-    #[arg(long)]
-    pub path: Option<PathBuf>,
-    /// The base's hidden width, when the base is not installed (with `--layers` and `--base`).
-    #[arg(long)]
-    pub hidden: Option<usize>,
-    /// The base's block count, when the base is not installed.
-    #[arg(long)]
-    pub layers: Option<usize>,
-    /// The pack's shape.
-    #[command(flatten)]
-    pub shape: PackShapeArgs,
-    /// Seed of the random initialisation.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
 }
 
 /// `modularbase pack …`.

@@ -5,6 +5,38 @@ use std::path::PathBuf;
 use clap::Args;
 use modularbase_pack::{DomainShape, ExpertFormat, PackId};
 
+/// Arguments of `pack init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The pack's domain label (for example `medical`).
+    #[arg(long)]
+    pub domain: String,
+    /// The pack's title.
+    #[arg(long)]
+    pub name: String,
+    /// Its id (default: made from the name).
+    #[arg(long)]
+    pub id: Option<PackId>,
+    /// The base as ID@VERSION (default: the installed base).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// The directory to create (default: the id).
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    /// The base's hidden width, when the base is not installed (with `--layers` and `--base`).
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// The base's block count, when the base is not installed.
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// The pack's shape.
+    #[command(flatten)]
+    pub shape: PackShapeArgs,
+    /// Seed of the random initialisation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
 /// The shape of a new pack (shared by `pack init` and by `pack train` on a pack without
 /// weights yet): sizes that fit any base, the insertion block chosen for the base.
 #[derive(Debug, Args)]

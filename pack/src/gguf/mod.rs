@@ -13,10 +13,9 @@
 mod error;
 mod header;
 mod types;
+mod value;
 
 pub use error::GgufError;
-pub use header::{
-    DEFAULT_ALIGNMENT, GgufArray, GgufHeader, GgufLimits, GgufValue, MAX_ALIGNMENT, MAX_DIMS,
-    TensorInfo,
-};
+pub use header::{DEFAULT_ALIGNMENT, GgufHeader, GgufLimits, MAX_ALIGNMENT, MAX_DIMS, TensorInfo};
 pub use types::{GgmlType, ValueType};
+pub use value::{GgufArray, GgufValue};
