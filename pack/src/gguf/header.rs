@@ -241,19 +241,25 @@ impl<R: Read> Input<R> {
             max: self.max_memory,
         })?;
         let mut buf = vec![0u8; len];
-        self.reader
-            .read_exact(&mut buf)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => GgufError::Truncated {
-                    what: what(),
-                    needed: n,
-                    offset: self.pos,
-                    file_len: self.file_len,
-                },
-                _ => GgufError::Read(e),
-            })?;
-        self.pos += n;
+        self.fill(&mut buf, what)?;
         Ok(buf)
+    }
+
+    /// Reads exactly `buf.len()` bytes (already checked against the file size); a stream
+    /// that ends early is a truncated file.
+    fn fill(&mut self, buf: &mut [u8], what: &dyn Fn() -> String) -> Result<(), GgufError> {
+        let needed = buf.len() as u64;
+        self.reader.read_exact(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => GgufError::Truncated {
+                what: what(),
+                needed,
+                offset: self.pos,
+                file_len: self.file_len,
+            },
+            _ => GgufError::Read(e),
+        })?;
+        self.pos += needed;
+        Ok(())
     }
 
     fn bytes(&mut self, n: u64, what: &str) -> Result<Vec<u8>, GgufError> {
@@ -263,18 +269,7 @@ impl<R: Read> Input<R> {
     fn array<const N: usize>(&mut self, what: &dyn Fn() -> String) -> Result<[u8; N], GgufError> {
         self.require(N as u64, what)?;
         let mut buf = [0u8; N];
-        self.reader
-            .read_exact(&mut buf)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => GgufError::Truncated {
-                    what: what(),
-                    needed: N as u64,
-                    offset: self.pos,
-                    file_len: self.file_len,
-                },
-                _ => GgufError::Read(e),
-            })?;
-        self.pos += N as u64;
+        self.fill(&mut buf, what)?;
         Ok(buf)
     }
 
