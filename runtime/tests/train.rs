@@ -372,4 +372,24 @@ fn cached_prefix_activations_equal_recomputed_ones() {
         }
     }
     assert_eq!(warm.last_loss, plain.last_loss);
+
+    // Damaged entries (garbage, or far too large) are recomputed, never trusted.
+    for (i, entry) in std::fs::read_dir(cache.path()).unwrap().enumerate() {
+        let path = entry.unwrap().path();
+        let junk = if i % 2 == 0 {
+            vec![7u8; 100]
+        } else {
+            vec![0u8; 64 << 20]
+        };
+        std::fs::write(path, junk).unwrap();
+    }
+    let (repaired, again) = run(Some(cache.path().to_owned()));
+    assert_eq!(
+        again.prefix_cache, cold.prefix_cache,
+        "damaged entries count as absent: hits only where the run itself wrote them"
+    );
+    for ((name, a), (_, b)) in recomputed.iter().zip(&repaired) {
+        let gap = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+        assert_eq!(gap.to_scalar::<f32>().unwrap(), 0.0, "{name}");
+    }
 }

@@ -16,11 +16,16 @@ use modularbase_pack::{HashingWriter, Sha256Digest};
 use crate::base::BaseWeights;
 use crate::error::{Result, RuntimeError};
 
+/// Bytes an entry may hold beyond its tensor's data (the safetensors header).
+const ENTRY_HEADER_ALLOWANCE: u64 = 4096;
+
 /// Windows' hidden states after the insertion block, on disk.
 pub(crate) struct PrefixCache {
     dir: PathBuf,
     /// What every key starts from: the prefix weights and the insertion block.
     weights: Sha256Digest,
+    /// The base's hidden width: every entry is `[1, seq, hidden]`.
+    hidden: usize,
     device: Device,
     hits: usize,
     misses: usize,
@@ -62,6 +67,7 @@ impl PrefixCache {
         Ok(Self {
             dir: dir.to_owned(),
             weights,
+            hidden: base.config.hidden,
             device: device.clone(),
             hits: 0,
             misses: 0,
@@ -87,7 +93,8 @@ impl PrefixCache {
     ) -> Result<Tensor> {
         let rows: Vec<Vec<u32>> = inputs.to_vec2()?;
         let paths: Vec<PathBuf> = rows.iter().map(|r| self.path(r)).collect();
-        let mut found: Vec<Option<Tensor>> = paths.iter().map(|p| self.read(p)).collect();
+        let seq = inputs.dim(1)?;
+        let mut found: Vec<Option<Tensor>> = paths.iter().map(|p| self.read(p, seq)).collect();
         let missing: Vec<usize> = (0..rows.len()).filter(|&i| found[i].is_none()).collect();
         self.hits += rows.len() - missing.len();
         self.misses += missing.len();
@@ -116,12 +123,18 @@ impl PrefixCache {
         (self.hits, self.misses)
     }
 
-    /// An entry, when there is a readable one (a damaged entry is recomputed).
-    fn read(&self, path: &Path) -> Option<Tensor> {
+    /// An entry, when there is a readable one of the right shape `[1, seq, hidden]`: an
+    /// entry of any other size or shape (damaged, or not ours) is recomputed, and its size
+    /// is checked before it is read.
+    fn read(&self, path: &Path, seq: usize) -> Option<Tensor> {
+        let row_bytes = (seq * self.hidden * 4) as u64;
+        let len = std::fs::metadata(path).ok()?.len();
+        if len < row_bytes || len > row_bytes + ENTRY_HEADER_ALLOWANCE {
+            return None;
+        }
         let mut tensors = candle_core::safetensors::load(path, &self.device).ok()?;
-        tensors
-            .remove("hidden")
-            .and_then(|t| t.to_dtype(DType::F32).ok())
+        let row = tensors.remove("hidden")?.to_dtype(DType::F32).ok()?;
+        (row.dims() == [1, seq, self.hidden]).then_some(row)
     }
 
     fn write(&self, path: &Path, row: &Tensor) -> Result<()> {
