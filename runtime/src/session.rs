@@ -206,6 +206,15 @@ impl Runtime {
         &self.base_info
     }
 
+    /// Keeps the base's matrices dense from now on (see [`BaseModel::keep_matrices_dense`]):
+    /// for evaluation runs on the CPU, not for answering under a budget.
+    pub fn keep_base_dense(&mut self) -> Result<()> {
+        if self.device.is_cpu() {
+            self.base.keep_matrices_dense()?;
+        }
+        Ok(())
+    }
+
     /// Routes `prompt` (or uses the forced pack), loads the pack with fallback, generates.
     pub fn run(&mut self, prompt: &str, options: &RunOptions) -> Result<RunReport> {
         let (scores, route, wanted) = match &options.force_pack {

@@ -77,6 +77,7 @@ pub(crate) fn run(args: &EvalArgs, printer: &Printer) -> anyhow::Result<()> {
     let (base_dir, others, home) = pack_set(args)?;
     let mut runtime = Runtime::open(&base_dir, &others, u64::MAX / 2, &device)
         .with_context(|| format!("cannot open the base in `{}`", base_dir.display()))?;
+    runtime.keep_base_dense()?;
     let base_version = runtime.base_info().version.clone();
     let mut packs = Vec::new();
     for value in &args.packs {

@@ -38,7 +38,8 @@ pub(crate) fn read_manifest(dir: &Path) -> anyhow::Result<Manifest> {
     Ok(Manifest::load(&path)?)
 }
 
-/// A base directory's manifest, stored weights and a model built from them.
+/// A base directory's manifest, stored weights and a model built from them, its matrices
+/// kept dense on the CPU (training and the evaluations beside it are batch work).
 pub(crate) fn open_base(
     dir: &Path,
     device: &Device,
@@ -53,7 +54,10 @@ pub(crate) fn open_base(
     }
     let path = dir.join(modularbase_pack::WEIGHTS_FILE);
     let weights = read_base_gguf(&path)?;
-    let model = BaseModel::new(read_base_gguf(&path)?, device)?;
+    let mut model = BaseModel::new(read_base_gguf(&path)?, device)?;
+    if device.is_cpu() {
+        model.keep_matrices_dense()?;
+    }
     Ok((manifest, weights, model))
 }
 

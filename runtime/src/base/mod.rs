@@ -325,6 +325,24 @@ impl BaseModel {
         self.bytes
     }
 
+    /// Keeps every quantized matrix as F32 from now on, for batch work on the CPU where
+    /// memory is plentiful (training, evaluation, routers): no matrix is dequantized again
+    /// per product. It costs 4 bytes per weight (540 MB for SmolLM2-135M) and [`Self::bytes`]
+    /// still counts the stored bytes, so a runtime under a memory budget never does this.
+    pub fn keep_matrices_dense(&mut self) -> Result<()> {
+        for block in &mut self.blocks {
+            let a = &mut block.attn;
+            let m = &mut block.mlp;
+            for linear in [&mut a.q, &mut a.k, &mut a.v, &mut a.o] {
+                linear.keep_dense()?;
+            }
+            for linear in [&mut m.gate, &mut m.up, &mut m.down] {
+                linear.keep_dense()?;
+            }
+        }
+        self.output.keep_dense()
+    }
+
     /// Forgets the KV cache (start of a new sequence).
     pub fn clear_kv_cache(&mut self) {
         for block in &mut self.blocks {
