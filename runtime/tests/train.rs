@@ -8,7 +8,8 @@ mod common;
 use candle_core::Device;
 use modularbase_pack::ExpertFormat;
 use modularbase_runtime::train::{
-    Corpus, TrainOptions, align_pack, pack_key, train_base, train_pack, train_router,
+    Corpus, TrainOptions, align_pack, pack_key, pooled_snippets, train_base, train_pack,
+    train_router,
 };
 use modularbase_runtime::{
     BaseConfig, BaseModel, BaseWeights, PackConfig, PackModule, PackWeights, Router, bits_per_byte,
@@ -257,7 +258,11 @@ fn a_trained_router_sends_held_out_snippets_to_their_domain() {
         .into_iter()
         .map(|(n, c)| (n.to_owned(), Corpus::snippets(&c.train, 24, 24, 64, 1)))
         .collect();
-    let (router, _) = train_router(&mut model, &domains, &options(60, 9), &mut |_| {}).unwrap();
+    let pooled: Vec<(String, candle_core::Tensor)> = domains
+        .iter()
+        .map(|(n, s)| (n.clone(), pooled_snippets(&mut model, s).unwrap()))
+        .collect();
+    let (router, _) = train_router(&pooled, &options(60, 9), &device, &mut |_| {}).unwrap();
     let keys: Vec<(modularbase_pack::PackId, candle_core::Tensor)> = domains
         .iter()
         .map(|(n, s)| {

@@ -17,4 +17,4 @@ pub use base_train::train_base;
 pub use corpus::{Corpus, read_text};
 pub use optimize::{StepReport, TrainOptions, TrainSummary, clear_checkpoint, peak_rss};
 pub use pack_train::{align_pack, train_pack};
-pub use router_train::{pack_key, train_router};
+pub use router_train::{key_of_pooled, pack_key, pooled_snippets, train_router};

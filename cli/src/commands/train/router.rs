@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use modularbase_pack::{MANIFEST_FILE, Manifest, WEIGHTS_FILE};
-use modularbase_runtime::train::{Corpus, pack_key, train_router};
+use modularbase_runtime::train::{Corpus, key_of_pooled, pooled_snippets, train_router};
 use modularbase_runtime::{README_FILE, calibrate_threshold};
 
 use crate::cli::RouterTrainArgs;
@@ -63,15 +63,19 @@ pub(crate) fn router(args: &RouterTrainArgs, printer: &Printer) -> anyhow::Resul
         base_manifest.id,
         base_manifest.version
     ));
+    let mut pooled = Vec::with_capacity(train_sets.len());
+    for (id, snippets) in &train_sets {
+        pooled.push((id.clone(), pooled_snippets(&mut model, snippets)?));
+    }
     let (bar, mut step) = progress(printer, options.steps, "router");
-    let (mut router, summary) = train_router(&mut model, &train_sets, &options, &mut step)?;
+    let (mut router, summary) = train_router(&pooled, &options, model.device(), &mut step)?;
     finish(&bar, &summary, printer);
     let mut keys = Vec::new();
-    for (id, snippets) in &train_sets {
+    for (id, snippets) in &pooled {
         let pack: modularbase_pack::PackId = id
             .parse()
             .with_context(|| format!("`--data {id}=…` must name a pack id"))?;
-        keys.push((pack, pack_key(&mut model, &router, snippets)?));
+        keys.push((pack, key_of_pooled(&router, snippets)?));
     }
     let mut rows = String::new();
     let (mut right, mut total) = (0, 0);
