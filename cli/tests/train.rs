@@ -157,6 +157,26 @@ fn train_route_align_and_evaluate_a_tiny_model() {
     );
     let card = std::fs::read_to_string(dir.join("router_calibrated/README.md")).unwrap();
     assert!(card.contains("Confidence threshold "), "{card}");
+    // General text is learnt as a class of its own whose key the router keeps.
+    let header = modularbase_pack::gguf::GgufHeader::open(
+        &dir.join("router_calibrated/weights.gguf"),
+        &Default::default(),
+    )
+    .unwrap();
+    let key = header
+        .tensor(modularbase_pack::weights::ROUTER_GENERAL_KEY)
+        .unwrap();
+    assert_eq!(key.shape(), [64]);
+    let plain = modularbase_pack::gguf::GgufHeader::open(
+        &dir.join("router/weights.gguf"),
+        &Default::default(),
+    )
+    .unwrap();
+    assert!(
+        plain
+            .tensor(modularbase_pack::weights::ROUTER_GENERAL_KEY)
+            .is_none()
+    );
     let router = std::fs::read_to_string(dir.join("router/pack.toml")).unwrap();
     assert!(
         router.contains("kind = \"router\"") && router.contains("\"1.0\""),

@@ -1,10 +1,12 @@
 //! The router: projects a prompt's mean-pooled base hidden state and scores it against each
 //! pack's `pack.key` by cosine similarity. A new pack plugs in with its key alone; the
-//! router is never retrained for it. Below the confidence threshold the prompt goes to the
-//! fallback pack.
+//! router is never retrained for it. Below the confidence threshold, or when the router's
+//! own general-text key scores higher than every pack, the prompt goes to the fallback pack
+//! (or the base alone): text no pack knows is not handed to one.
 //!
 //! GGUF layout: `general.architecture = "modularbase-router"`, `modularbase.hidden_size`,
-//! `modularbase.router_threshold`, tensor `router.proj.weight` (`[hidden, hidden]`, F16).
+//! `modularbase.router_threshold`, tensor `router.proj.weight` (`[hidden, hidden]`, F16),
+//! optionally `router.general.weight` (`[hidden]`, the general-text key in router space).
 
 use std::path::Path;
 
@@ -13,7 +15,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 
 use modularbase_pack::PackId;
-use modularbase_pack::weights::{ROUTER_ARCHITECTURE, RouterShape};
+use modularbase_pack::weights::{ROUTER_ARCHITECTURE, ROUTER_GENERAL_KEY, RouterShape};
 
 use crate::error::Result;
 use crate::gguf::{GgufFile, u32_value, write_gguf};
@@ -36,14 +38,17 @@ pub struct RouteScore {
 pub enum Route {
     /// The best pack cleared the threshold.
     Pack(RouteScore),
-    /// No pack did (or none is installed): use the fallback pack.
+    /// No pack did, or the router's general-text key beat them all, or none is installed:
+    /// use the fallback pack.
     LowConfidence(Option<RouteScore>),
 }
 
-/// Router weights: a square projection of the base's hidden space and a threshold.
+/// Router weights: a square projection of the base's hidden space, a threshold, and
+/// optionally the key of general text.
 pub struct Router {
     proj: Option<QMatMul>,
     threshold: f32,
+    general: Option<Tensor>,
     bytes: u64,
 }
 
@@ -51,6 +56,7 @@ impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Router")
             .field("threshold", &self.threshold)
+            .field("general_key", &self.general.is_some())
             .field("bytes", &self.bytes)
             .finish()
     }
@@ -62,6 +68,7 @@ impl Router {
         Self {
             proj: None,
             threshold: DEFAULT_THRESHOLD,
+            general: None,
             bytes: 0,
         }
     }
@@ -77,6 +84,7 @@ impl Router {
         Ok(Self {
             proj: Some(proj),
             threshold,
+            general: None,
             bytes,
         })
     }
@@ -92,7 +100,13 @@ impl Router {
         let mut file = GgufFile::open(path, "router")?;
         let shape = RouterShape::from_header(&file.header).map_err(|e| file.bad(e.to_string()))?;
         let proj = file.tensor("router.proj.weight", &[shape.hidden, shape.hidden])?;
-        Self::from_projection(&proj.dequantize(&Device::Cpu)?, shape.threshold, device)
+        let router =
+            Self::from_projection(&proj.dequantize(&Device::Cpu)?, shape.threshold, device)?;
+        if !shape.general_key {
+            return Ok(router);
+        }
+        let key = file.tensor(ROUTER_GENERAL_KEY, &[shape.hidden])?;
+        router.with_general_key(&key.dequantize(&Device::Cpu)?)
     }
 
     /// Writes the router's `weights.gguf` (identity routers have nothing to write).
@@ -116,14 +130,25 @@ impl Router {
             ("modularbase.hidden_size", u32_value(hidden)),
             ("modularbase.router_threshold", Value::F32(self.threshold)),
         ];
-        write_gguf(
-            path,
-            &metadata,
-            &[(
-                "router.proj.weight".to_owned(),
-                QTensor::quantize(&weight, GgmlDType::F16)?,
-            )],
-        )
+        let mut tensors = vec![(
+            "router.proj.weight".to_owned(),
+            QTensor::quantize(&weight, GgmlDType::F16)?,
+        )];
+        if let Some(general) = &self.general {
+            let general = general.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
+            tensors.push((
+                ROUTER_GENERAL_KEY.to_owned(),
+                QTensor::quantize(&general, GgmlDType::F32)?,
+            ));
+        }
+        write_gguf(path, &metadata, &tensors)
+    }
+
+    /// The same router with `key` (`[hidden]`, in router space) as the key of general text:
+    /// a prompt closer to it than to every pack goes to no pack.
+    pub fn with_general_key(self, key: &Tensor) -> Result<Self> {
+        let general = Some(unit(&key.to_dtype(DType::F32)?)?);
+        Ok(Self { general, ..self })
     }
 
     /// The same router with confidence threshold `threshold`.
@@ -169,11 +194,29 @@ impl Router {
             });
         }
         scores.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        let general = self.general_score_of(&query)?.unwrap_or(f32::NEG_INFINITY);
         let route = match scores.first() {
-            Some(best) if best.score >= self.threshold => Route::Pack(best.clone()),
+            Some(best) if best.score >= self.threshold && best.score > general => {
+                Route::Pack(best.clone())
+            }
             best => Route::LowConfidence(best.cloned()),
         };
         Ok((scores, route))
+    }
+
+    /// The cosine similarity of the prompt's pooled hidden state (`[hidden]`) and the
+    /// general-text key, when the router has one.
+    pub fn general_score(&self, pooled: &Tensor) -> Result<Option<f32>> {
+        self.general_score_of(&self.project(pooled)?)
+    }
+
+    /// [`Self::general_score`] of a projected prompt.
+    fn general_score_of(&self, query: &Tensor) -> Result<Option<f32>> {
+        let Some(key) = &self.general else {
+            return Ok(None);
+        };
+        let key = key.to_device(query.device())?;
+        Ok(Some((query * &key)?.sum_all()?.to_scalar::<f32>()?))
     }
 }
 
@@ -237,5 +280,47 @@ mod tests {
         assert!((below - 2.0 / 3.0).abs() < 1e-9 && (kept - 0.75).abs() < 1e-9);
         // With nothing to separate, the default stays.
         assert_eq!(calibrate_threshold(&[], &[]).0, DEFAULT_THRESHOLD);
+    }
+
+    #[allow(clippy::unwrap_used)]
+    #[test]
+    fn a_prompt_closer_to_the_general_key_than_to_every_pack_gets_no_pack() {
+        let device = Device::Cpu;
+        let v = |x: &[f32]| Tensor::new(x, &device).unwrap();
+        let keys = vec![
+            ("code".parse::<PackId>().unwrap(), v(&[1.0, 0.0, 0.0])),
+            ("sums".parse::<PackId>().unwrap(), v(&[0.0, 1.0, 0.0])),
+        ];
+        let eye = Tensor::eye(3, DType::F32, &device).unwrap();
+        let router = Router::from_projection(&eye, 0.1, &device)
+            .unwrap()
+            .with_general_key(&v(&[0.0, 0.0, 2.0]))
+            .unwrap();
+        // Mostly general, a little code: code clears the threshold but the general key wins.
+        let general_prompt = v(&[0.3, 0.0, 0.9]);
+        let (scores, route) = router.route(&general_prompt, &keys).unwrap();
+        assert_eq!(scores[0].id.as_str(), "code");
+        assert!(scores[0].score > router.threshold());
+        assert_eq!(route, Route::LowConfidence(Some(scores[0].clone())));
+        let general = router.general_score(&general_prompt).unwrap().unwrap();
+        assert!(
+            (general - 0.9 / (0.09f32 + 0.81).sqrt()).abs() < 1e-3,
+            "{general}"
+        );
+        // Mostly code: the pack.
+        let (_, route) = router.route(&v(&[0.9, 0.0, 0.3]), &keys).unwrap();
+        assert!(matches!(route, Route::Pack(best) if best.id.as_str() == "code"));
+
+        // The key survives writing and reading, and a router without one routes as before.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weights.gguf");
+        router.write(&path, "router").unwrap();
+        let read = Router::read(&path, &device).unwrap();
+        let (_, route) = read.route(&general_prompt, &keys).unwrap();
+        assert!(matches!(route, Route::LowConfidence(_)));
+        let plain = Router::from_projection(&eye, 0.1, &device).unwrap();
+        assert_eq!(plain.general_score(&general_prompt).unwrap(), None);
+        let (_, route) = plain.route(&general_prompt, &keys).unwrap();
+        assert!(matches!(route, Route::Pack(_)));
     }
 }

@@ -29,6 +29,7 @@ pub fn test_shape(kind: &str) -> WeightsShape {
         "router" => WeightsShape::Router(RouterShape {
             hidden: TEST_BASE.hidden,
             threshold: 0.2,
+            general_key: false,
         }),
         _ => WeightsShape::Domain(DomainShape {
             hidden: TEST_BASE.hidden,

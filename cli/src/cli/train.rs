@@ -220,9 +220,10 @@ pub struct RouterTrainArgs {
     /// Snippets per domain to learn from.
     #[arg(long, default_value_t = 300)]
     pub snippets: usize,
-    /// General text no pack should take: the confidence threshold is set on its held-out
-    /// snippets and the domains', so that general prompts get the base alone (or
-    /// `general_chat`) while each domain's still reach its pack.
+    /// General text no pack should take: the router learns it as one more class, keeps its
+    /// key (a prompt closer to it than to every pack gets no pack), and the confidence
+    /// threshold is set on its held-out snippets and the domains', so that general prompts
+    /// get the base alone (or `general_chat`) while each domain's still reach its pack.
     #[arg(long, value_name = "PATH")]
     pub general: Option<PathBuf>,
     #[command(flatten)]

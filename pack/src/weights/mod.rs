@@ -14,7 +14,7 @@ mod writer;
 pub use base::{BASE_TENSOR_TYPES, BYTE_VOCAB, BaseShape};
 pub use domain::{DOMAIN_ARCHITECTURE, DomainShape, MAX_EXPERTS, MAX_WIDTH};
 pub use error::WeightsError;
-pub use router::{ROUTER_ARCHITECTURE, RouterShape};
+pub use router::{ROUTER_ARCHITECTURE, ROUTER_GENERAL_KEY, RouterShape};
 pub use writer::{GgufWriter, sample_metadata, sample_weights, sample_writer};
 
 use crate::gguf::{GgmlType, GgufHeader};

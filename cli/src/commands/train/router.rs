@@ -11,6 +11,9 @@ use crate::printer::Printer;
 
 use super::{device, finish, progress, snippet_limit};
 
+/// The class general text (`--general`) is learnt as; its key is the router's own.
+const GENERAL_CLASS: &str = "general text";
+
 /// The manifest of a new router pack for the base `base`.
 fn router_manifest(args: &RouterTrainArgs, base: &Manifest) -> anyhow::Result<Manifest> {
     let text = format!(
@@ -47,6 +50,17 @@ pub(crate) fn router(args: &RouterTrainArgs, printer: &Printer) -> anyhow::Resul
             Corpus::snippets(&corpus.held_out, 100, shortest, longest, seed + 1),
         ));
     }
+    // General text is one more class to learn; its key stays in the router, not a pack's.
+    let general = match &args.general {
+        Some(path) => Some(Corpus::read(std::slice::from_ref(path))?),
+        None => None,
+    };
+    if let Some(general) = &general {
+        train_sets.push((
+            GENERAL_CLASS.to_owned(),
+            Corpus::snippets(&general.train, args.snippets, shortest, longest, seed),
+        ));
+    }
     let manifest = match read_manifest(&args.path) {
         Ok(existing) => existing,
         Err(_) => router_manifest(args, &base_manifest)?,
@@ -72,6 +86,11 @@ pub(crate) fn router(args: &RouterTrainArgs, printer: &Printer) -> anyhow::Resul
     finish(&bar, &summary, printer);
     let mut keys = Vec::new();
     for (id, snippets) in &pooled {
+        if general.is_some() && id == GENERAL_CLASS {
+            let key = key_of_pooled(&router, snippets)?;
+            router = router.with_general_key(&key)?;
+            continue;
+        }
         let pack: modularbase_pack::PackId = id
             .parse()
             .with_context(|| format!("`--data {id}=…` must name a pack id"))?;
@@ -79,10 +98,16 @@ pub(crate) fn router(args: &RouterTrainArgs, printer: &Printer) -> anyhow::Resul
     }
     let mut rows = String::new();
     let (mut right, mut total) = (0, 0);
+    // The best pack and its score; none when the general key beats every pack.
     let mut best_of = |snippet: &[u8]| -> anyhow::Result<Option<(String, f32)>> {
         let tokens = model.vocab().encode(&String::from_utf8_lossy(snippet))?;
-        let (scores, _) = router.route(&model.pooled_hidden(&tokens)?, &keys)?;
-        Ok(scores.first().map(|s| (s.id.to_string(), s.score)))
+        let pooled = model.pooled_hidden(&tokens)?;
+        let (scores, _) = router.route(&pooled, &keys)?;
+        let general = router.general_score(&pooled)?;
+        let best = scores
+            .first()
+            .filter(|s| general.is_none_or(|g| s.score > g));
+        Ok(best.map(|s| (s.id.to_string(), s.score)))
     };
     let mut domain_scores = Vec::new();
     for (id, snippets) in &test_sets {
@@ -99,8 +124,7 @@ pub(crate) fn router(args: &RouterTrainArgs, printer: &Printer) -> anyhow::Resul
     }
     let accuracy = right as f64 / total.max(1) as f64 * 100.0;
     let mut calibration = String::new();
-    if let Some(path) = &args.general {
-        let general = Corpus::read(std::slice::from_ref(path))?;
+    if let Some(general) = &general {
         let mut general_scores = Vec::new();
         for snippet in Corpus::snippets(&general.held_out, 100, shortest, longest, seed + 2) {
             general_scores.push(best_of(&snippet)?.map_or(f32::NEG_INFINITY, |(_, s)| s));
