@@ -125,8 +125,13 @@ pub(crate) fn pack(args: &PackTrainArgs, printer: &Printer) -> anyhow::Result<()
         ));
     }
     let with_pack = stored;
+    let unit = if model.vocab().is_bytes() {
+        "bytes"
+    } else {
+        "tokens"
+    };
     let section = format!(
-        "## Evaluation\n\nHeld-out bits per byte on this pack's domain text ({} bytes never trained on), over base {} {}:\n\n| model | bits per byte | vs base |\n|---|---|---|\n{rows}\nTrained with `modularbase pack train`: {} steps (batch {} × {} bytes, seed {}), loss {:.3} → {:.3}.\n",
+        "## Evaluation\n\nHeld-out bits per byte on this pack's domain text ({} bytes never trained on), over base {} {}:\n\n| model | bits per byte | vs base |\n|---|---|---|\n{rows}\nTrained with `modularbase pack train`: {} steps (batch {} × {} {unit}, seed {}), loss {:.3} → {:.3}.\n",
         alone.bytes,
         base_manifest.id,
         base_manifest.version,
