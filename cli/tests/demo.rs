@@ -150,7 +150,29 @@ fn the_demo_chats_with_a_fetched_real_model() {
         "as smollm2_135m 1.0.0 (byte-level BPE, `smollm` splitting (49152 tokens))",
     );
     position(real, "published smollm2_135m 1.0.0");
-    position(real, "Installed smollm2_135m 1.0.0");
+    // The packs trained over it, published and installed with the base they need.
+    position(real, "published python_code 0.1.0");
+    position(real, "published smollm2_router 1.0.0");
+    let install = &real[position(real, "installing python_code@0.1.0")..];
+    position(install, "Installed smollm2_135m 1.0.0");
+    position(install, "Installed python_code 0.1.0");
+    position(install, "Installed rust_code 0.1.0");
+    // Text of each domain routed over the model's hidden states to its pack (the first
+    // loaded from disk), general English to no pack.
+    for (domain, pack) in [
+        ("[Python code]", "python_code"),
+        ("[Rust code]", "rust_code"),
+        ("[reasoning]", "reasoning"),
+    ] {
+        let answer = &real[position(real, domain)..];
+        let answer = &answer[..position(answer, "  output ")];
+        position(answer, &format!("→ `{pack}`"));
+        position(answer, &format!("answered  by `{pack}`"));
+    }
+    let first = &real[position(real, "[Python code]")..];
+    position(first, "miss `python_code`: not in memory, loaded from disk");
+    let general = &real[position(real, "[general English]")..];
+    position(general, "answered  by the base alone");
     // Greedy answers of the real model through its chat template.
     position(real, "def square");
     position(real, "━━ 12. The marketplace");

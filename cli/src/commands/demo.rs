@@ -21,14 +21,17 @@ use crate::printer::{Printer, human_bytes};
 
 /// The install the demo explains.
 const FIRST_INSTALL: &str = "python_code@1.0.0";
-/// Tokens the real model may answer with.
+/// Tokens the real model may answer a chat prompt with.
 const REAL_MODEL_TOKENS: usize = 96;
+/// Tokens it continues a domain's text with.
+const REAL_MODEL_DOMAIN_TOKENS: usize = 40;
 /// What it installs next.
 const THEN_INSTALL: [&str; 3] = ["router", "general_chat", "rust_code"];
 
 /// Runs the demo.
 pub(crate) fn run(args: &DemoArgs, printer: &Printer) -> anyhow::Result<()> {
-    let examples = demo::read_examples(&demo::locate_examples(args.examples.as_deref())?)?;
+    let examples_dir = demo::locate_examples(args.examples.as_deref())?;
+    let examples = demo::read_examples(&examples_dir)?;
     // Before anything runs: a model that was never fetched is a hint, not a half demo.
     let model = args.model.as_deref().map(locate_model).transpose()?;
     // Declared first, so it is removed last, after the registry has stopped.
@@ -75,7 +78,15 @@ pub(crate) fn run(args: &DemoArgs, printer: &Printer) -> anyhow::Result<()> {
     tour(&home, &registry, printer)?;
     let marketplace = match &model {
         Some((model, gguf)) => {
-            real_model(&home, &registry.url, scratch.path(), model, gguf, printer)?;
+            let packs = demo::model_packs(&examples_dir, model)?;
+            real_model(
+                &home,
+                &registry.url,
+                scratch.path(),
+                (model, gguf),
+                &packs,
+                printer,
+            )?;
             registry.check_interrupt()?;
             "12. The marketplace"
         }
@@ -98,14 +109,16 @@ pub(crate) fn run(args: &DemoArgs, printer: &Printer) -> anyhow::Result<()> {
         .context("cannot remove the demo's temporary directory")
 }
 
-/// A real model fetched from PyPI: imported as a base (`base import`), published, installed
-/// in a home of its own (a home runs one base) and asked chat prompts (`run --chat`).
+/// A real model fetched from PyPI: imported as a base (`base import`) and published; the
+/// example packs trained over it published too and installed, with the base they need, in
+/// a home of its own (a home runs one base); then prompts of their domains routed to them,
+/// and chat prompts (`run --chat`).
 fn real_model(
     home: &Home,
     registry: &str,
     scratch: &Path,
-    model: &KnownModel,
-    gguf: &Path,
+    (model, gguf): (&KnownModel, &Path),
+    packs: &[demo::ExamplePack],
     printer: &Printer,
 ) -> anyhow::Result<()> {
     heading(
@@ -136,20 +149,41 @@ fn real_model(
         human_bytes(published.built.size)
     ));
     let chat_home = Home::sealed(scratch.join("home-real-model"));
-    let request = format!("{}@{}", model.base_id, model.version);
-    install(&chat_home, &[request.as_str()], registry, printer)?;
+    if packs.is_empty() {
+        printer.line(format!(
+            "  no packs trained over {} were found (`examples/{}`; `examples/build-smollm2.sh` builds them): the base alone answers",
+            model.base_id, model.packs
+        ));
+        let request = format!("{}@{}", model.base_id, model.version);
+        install(&chat_home, &[request.as_str()], registry, printer)?;
+    } else {
+        demo::publish_examples(home, registry, packs, &scratch.join("staging"), printer)?;
+        printer.line(format!(
+            "  installing {}: the resolver adds the base it was trained over",
+            model.first_pack
+        ));
+        install(&chat_home, &[model.first_pack], registry, printer)?;
+        install(&chat_home, model.then_packs, registry, printer)?;
+    }
     let (base, dirs) = installed_set(&chat_home)?;
     let mut runtime = open_dirs(&base, &dirs, u64::MAX, "cpu", printer)?;
-    let options = RunOptions {
-        max_tokens: REAL_MODEL_TOKENS,
-        sampling: Sampling::greedy(),
-        force_pack: None,
-        chat: true,
-        allow_fallback: false,
-    };
+    if !packs.is_empty() {
+        printer.line("");
+        printer
+            .line("Text of each domain, routed by the router over the model's own hidden states:");
+        for (domain, prompt) in model.domain_prompts {
+            printer.line(format!("[{domain}]"));
+            let report = runtime
+                .run(prompt, &run_options(REAL_MODEL_DOMAIN_TOKENS, false))
+                .with_context(|| format!("cannot answer {prompt:?}"))?;
+            demo::show(printer, prompt, &report);
+        }
+        printer.line("");
+        printer.line("Chat prompts, in the model's chat template:");
+    }
     for prompt in model.prompts {
         let report = runtime
-            .run(prompt, &options)
+            .run(prompt, &run_options(REAL_MODEL_TOKENS, true))
             .with_context(|| format!("cannot answer {prompt:?}"))?;
         printer.line(format!("  prompt    {prompt:?}"));
         for line in report.text.trim_end().lines() {
@@ -162,6 +196,17 @@ fn real_model(
         ));
     }
     Ok(())
+}
+
+/// Greedy answers of up to `max_tokens`, routed, in the chat template or not.
+fn run_options(max_tokens: usize, chat: bool) -> RunOptions {
+    RunOptions {
+        max_tokens,
+        sampling: Sampling::greedy(),
+        force_pack: None,
+        chat,
+        allow_fallback: false,
+    }
 }
 
 /// `login`, `key generate` and `key register` against the demo registry.

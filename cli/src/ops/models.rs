@@ -18,6 +18,15 @@ pub(crate) struct KnownModel {
     pub(crate) version: &'static str,
     /// Chat prompts it answers well enough to show.
     pub(crate) prompts: &'static [&'static str],
+    /// The directory beside `examples/packs` holding the example packs trained over it
+    /// (`examples/build-smollm2.sh` writes them).
+    pub(crate) packs: &'static str,
+    /// The domain pack the demo installs first, as an install request.
+    pub(crate) first_pack: &'static str,
+    /// The other packs the demo installs.
+    pub(crate) then_packs: &'static [&'static str],
+    /// Text prompts of its packs' domains: the domain in words and the prompt.
+    pub(crate) domain_prompts: &'static [(&'static str, &'static str)],
 }
 
 /// The models `scripts/fetch-model.sh` fetches.
@@ -30,6 +39,27 @@ pub(crate) const KNOWN_MODELS: &[KnownModel] = &[KnownModel {
         "Write a Python function that returns the square of a number.",
         "What is 2+2?",
         "Give me three tips for staying healthy.",
+    ],
+    packs: "smollm2-packs",
+    first_pack: "python_code@0.1.0",
+    then_packs: &["smollm2_router", "rust_code@0.1.0", "reasoning@0.1.0"],
+    domain_prompts: &[
+        (
+            "Python code",
+            "import os\n\n\ndef list_python_files(directory):\n    ",
+        ),
+        (
+            "Rust code",
+            "use std::collections::HashMap;\n\n/// Counts the words in `text`.\npub fn word_counts(text: &str) -> HashMap<",
+        ),
+        (
+            "reasoning",
+            "Q: Eli has 12 apples and buys 3 bags of 5 apples. How many apples now?\nA:",
+        ),
+        (
+            "general English",
+            "The history of the printing press begins",
+        ),
     ],
 }];
 

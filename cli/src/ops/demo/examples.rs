@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use modularbase_pack::{MANIFEST_FILE, Manifest, PackKind};
+use modularbase_pack::{MANIFEST_FILE, Manifest, PackId, PackKind};
+use semver::Version;
 
 /// One example pack directory and its manifest.
 #[derive(Debug)]
@@ -39,8 +40,29 @@ pub(crate) fn locate_examples(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
     )
 }
 
+/// The example packs trained over `model`: `examples/NAME` beside the example packs'
+/// directory `examples` (none when it is not there).
+pub(crate) fn model_packs(
+    examples: &Path,
+    model: &crate::ops::models::KnownModel,
+) -> anyhow::Result<Vec<ExamplePack>> {
+    let base = (model.base_id.parse()?, model.version.parse()?);
+    match examples.parent().map(|p| p.join(model.packs)) {
+        Some(dir) if dir.is_dir() => read_examples_over(&dir, &[base]),
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// The pack directories (those holding a `pack.toml`) in `dir`, in publishing order.
 pub(crate) fn read_examples(dir: &Path) -> anyhow::Result<Vec<ExamplePack>> {
+    read_examples_over(dir, &[])
+}
+
+/// [`read_examples`] for a registry that already holds `published`.
+fn read_examples_over(
+    dir: &Path,
+    published: &[(PackId, Version)],
+) -> anyhow::Result<Vec<ExamplePack>> {
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?;
     let mut packs = Vec::new();
@@ -65,12 +87,15 @@ pub(crate) fn read_examples(dir: &Path) -> anyhow::Result<Vec<ExamplePack>> {
             dir.display()
         );
     }
-    publish_order(packs)
+    publish_order(packs, published)
 }
 
 /// Orders `packs` so that each comes after a base it supports and after versions of its
-/// dependencies that fit; bases first, then by id and version.
-fn publish_order(mut waiting: Vec<ExamplePack>) -> anyhow::Result<Vec<ExamplePack>> {
+/// dependencies that fit (in `published` or before it); bases first, then by id and version.
+fn publish_order(
+    mut waiting: Vec<ExamplePack>,
+    published: &[(PackId, Version)],
+) -> anyhow::Result<Vec<ExamplePack>> {
     waiting.sort_by(|a, b| {
         let key = |p: &ExamplePack| {
             (
@@ -82,11 +107,9 @@ fn publish_order(mut waiting: Vec<ExamplePack>) -> anyhow::Result<Vec<ExamplePac
         key(a).cmp(&key(b))
     });
     let mut ordered: Vec<ExamplePack> = Vec::with_capacity(waiting.len());
+    let mut have = published.to_vec();
     while !waiting.is_empty() {
-        let Some(next) = waiting
-            .iter()
-            .position(|p| publishable(&p.manifest, &ordered))
-        else {
+        let Some(next) = waiting.iter().position(|p| publishable(&p.manifest, &have)) else {
             let stuck: Vec<String> = waiting
                 .iter()
                 .map(|p| format!("{} {}", p.manifest.id, p.manifest.version))
@@ -96,23 +119,25 @@ fn publish_order(mut waiting: Vec<ExamplePack>) -> anyhow::Result<Vec<ExamplePac
                 stuck.join(", ")
             );
         };
-        ordered.push(waiting.remove(next));
+        let pack = waiting.remove(next);
+        have.push((pack.manifest.id.clone(), pack.manifest.version.clone()));
+        ordered.push(pack);
     }
     Ok(ordered)
 }
 
 /// Whether a registry holding `published` accepts `manifest`: its base and dependencies
 /// are there in versions that fit.
-fn publishable(manifest: &Manifest, published: &[ExamplePack]) -> bool {
+fn publishable(manifest: &Manifest, published: &[(PackId, Version)]) -> bool {
     let has_base = manifest.base.as_ref().is_none_or(|base| {
         published
             .iter()
-            .any(|p| p.manifest.id == *base && manifest.supports_base(&p.manifest.version))
+            .any(|(id, version)| id == base && manifest.supports_base(version))
     });
-    let has_deps = manifest.dependencies.iter().all(|(id, req)| {
+    let has_deps = manifest.dependencies.iter().all(|(dep, req)| {
         published
             .iter()
-            .any(|p| p.manifest.id == *id && req.matches(&p.manifest.version))
+            .any(|(id, version)| id == dep && req.matches(version))
     });
     has_base && has_deps
 }

@@ -9,9 +9,9 @@ mod registry;
 mod report;
 mod tour;
 
-pub(crate) use examples::{locate_examples, read_examples};
+pub(crate) use examples::{ExamplePack, locate_examples, model_packs, read_examples};
 pub(crate) use explain::explain;
 pub(crate) use publish::publish_examples;
 pub(crate) use registry::DemoRegistry;
-pub(crate) use report::heading;
+pub(crate) use report::{heading, show};
 pub(crate) use tour::Tour;

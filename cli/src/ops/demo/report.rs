@@ -2,7 +2,6 @@
 //! scores, fallbacks, cache events, the pack that answered, the continuation and its speed,
 //! each in words a newcomer can follow.
 
-use modularbase_pack::PackId;
 use modularbase_runtime::{CacheEvent, GENERAL_CHAT, Route, RunReport};
 
 use crate::printer::Printer;
@@ -29,10 +28,14 @@ pub(crate) fn show(printer: &Printer, prompt: &str, report: &RunReport) {
     let scores = scores.join(", ");
     let routing = match &report.route {
         Some(Route::Pack(best)) => format!("{scores} → `{}`", best.id),
-        Some(Route::LowConfidence(_)) => format!(
-            "{scores} → no score clears the router's threshold, so the catch-all `{}`",
-            report.wanted.as_ref().map_or(GENERAL_CHAT, PackId::as_str)
-        ),
+        Some(Route::LowConfidence(_)) => match &report.wanted {
+            Some(wanted) => format!(
+                "{scores} → no score clears the router's threshold, so the catch-all `{wanted}`"
+            ),
+            None => format!(
+                "{scores} → no score clears the router's threshold and no `{GENERAL_CHAT}` is installed, so the base alone"
+            ),
+        },
         None => match &report.wanted {
             Some(wanted) => format!("skipped: `{wanted}` was asked for by name"),
             None => "skipped: no packs installed".to_owned(),
