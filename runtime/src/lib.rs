@@ -34,6 +34,8 @@ mod predictor;
 mod router;
 mod scaffold;
 mod session;
+#[cfg(test)]
+mod tensor_gaps;
 mod tokenizer;
 pub mod train;
 mod vocab;

@@ -264,6 +264,7 @@ impl<'a> LinearInput<'a> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::tensor_gaps::{largest, max_gap};
 
     /// `x · Wᵀ` for a stored `dtype` matrix: row by row (the quantized kernels), all rows at
     /// once (dense over a copy), all rows with the matrix kept dense, and exactly.
@@ -289,42 +290,25 @@ mod tests {
         [by_row, at_once, kept, exact]
     }
 
-    fn largest_gap(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap()
-    }
-
     // Each row is a view into the prompt (`narrow`): the Q4_1 block sums once quantized the
     // prompt's first row for every row.
     #[test]
     fn a_prompt_s_rows_at_once_are_the_decode_kernels_sums_and_near_the_exact_product() {
         for dtype in [GgmlDType::Q4_1, GgmlDType::Q4_0, GgmlDType::Q8_0] {
             let [by_row, at_once, kept, exact] = products(dtype);
-            let scale = exact
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let scale = largest(&exact);
             // The same rounded terms summed in another order: float rounding apart.
             assert!(
-                largest_gap(&at_once, &by_row) < 1e-4 * scale,
+                max_gap(&at_once, &by_row) < 1e-4 * scale,
                 "{dtype:?}: at once {} from row by row",
-                largest_gap(&at_once, &by_row)
+                max_gap(&at_once, &by_row)
             );
-            assert!(largest_gap(&kept, &at_once) < 1e-5 * scale, "{dtype:?}");
+            assert!(max_gap(&kept, &at_once) < 1e-5 * scale, "{dtype:?}");
             // The kernels round the input to Q8: a small, bounded gap from the exact product.
             assert!(
-                largest_gap(&by_row, &exact) < 0.02 * scale,
+                max_gap(&by_row, &exact) < 0.02 * scale,
                 "{dtype:?}: row kernels {} apart",
-                largest_gap(&by_row, &exact)
+                max_gap(&by_row, &exact)
             );
         }
     }

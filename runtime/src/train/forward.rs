@@ -250,26 +250,12 @@ mod tests {
     use super::*;
     use crate::base::BaseModel;
     use crate::pack_module::{PackConfig, PackModule, PackWeights};
+    use crate::tensor_gaps::{largest, max_gap};
     use crate::train::pack_net::pack_delta;
     use modularbase_pack::ExpertFormat;
 
     fn max_relative_gap(a: &Tensor, b: &Tensor) -> f32 {
-        let gap = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        let scale = b
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        gap / scale
+        max_gap(a, b) / largest(b)
     }
 
     #[test]

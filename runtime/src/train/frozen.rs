@@ -183,17 +183,7 @@ mod tests {
     use candle_core::quantized::GgmlDType;
 
     use super::*;
-
-    fn max_gap(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
+    use crate::tensor_gaps::max_gap;
 
     #[test]
     fn a_frozen_linear_gives_the_input_gradient_of_the_full_backward_and_no_weight_gradient() {
