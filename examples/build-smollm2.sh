@@ -21,10 +21,6 @@ bytes() { python3 -c "print(max(2048, int($1 * $scale)))"; }
 mb=${MODULARBASE_BIN:-target/release/modularbase}
 [ -n "${MODULARBASE_BIN:-}" ] || cargo build --release -p modularbase
 export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-2}
-# candle's own pool for element-wise work spins beside rayon's gemm threads: on 2 cores,
-# one thread for it made evaluation 1.34× faster (the same 4 KiB scored in 21.7 s, not 29.0,
-# measured with dense prompts but before eval kept the matrices dense).
-export CANDLE_NUM_THREADS=${CANDLE_NUM_THREADS:-1}
 
 model=$(scripts/fetch-model.sh smollm2-135m)
 python3 examples/corpus.py
