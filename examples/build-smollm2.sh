@@ -6,7 +6,7 @@
 # held-out text into examples/smollm2/results/. Weights of the base are never committed
 # (examples/smollm2/ is git-ignored); the packs are small (about 0.3 MB each).
 #
-#   examples/build-smollm2.sh                    # everything (about 75 minutes on 2 cores)
+#   examples/build-smollm2.sh                    # everything (85 minutes measured on 2 cores)
 #   STEPS_SCALE=0.05 examples/build-smollm2.sh   # a smoke run in minutes (poor quality)
 set -euo pipefail
 cd "$(dirname "$0")/.."
