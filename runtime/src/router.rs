@@ -183,25 +183,44 @@ impl Router {
         pooled: &Tensor,
         keys: &[(PackId, Tensor)],
     ) -> Result<(Vec<RouteScore>, Route)> {
-        let query = self.project(pooled)?;
+        let (scores, contender) = self.ranked(&self.project(pooled)?, keys)?;
+        let route = match contender {
+            Some(best) if best.score >= self.threshold => Route::Pack(best),
+            _ => Route::LowConfidence(scores.first().cloned()),
+        };
+        Ok((scores, route))
+    }
+
+    /// The pack the prompt would go to whatever the threshold: the best-scoring one, unless
+    /// the general-text key scores higher (what a threshold is calibrated on).
+    pub fn contender(
+        &self,
+        pooled: &Tensor,
+        keys: &[(PackId, Tensor)],
+    ) -> Result<Option<RouteScore>> {
+        Ok(self.ranked(&self.project(pooled)?, keys)?.1)
+    }
+
+    /// Every key's score against the projected prompt `query`, best first, and the
+    /// [`Self::contender`].
+    fn ranked(
+        &self,
+        query: &Tensor,
+        keys: &[(PackId, Tensor)],
+    ) -> Result<(Vec<RouteScore>, Option<RouteScore>)> {
         let mut scores = Vec::with_capacity(keys.len());
         for (id, key) in keys {
             let key = unit(&key.to_device(query.device())?.to_dtype(DType::F32)?)?;
-            let score = (&query * &key)?.sum_all()?.to_scalar::<f32>()?;
+            let score = (query * &key)?.sum_all()?.to_scalar::<f32>()?;
             scores.push(RouteScore {
                 id: id.clone(),
                 score,
             });
         }
         scores.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
-        let general = self.general_score_of(&query)?.unwrap_or(f32::NEG_INFINITY);
-        let route = match scores.first() {
-            Some(best) if best.score >= self.threshold && best.score > general => {
-                Route::Pack(best.clone())
-            }
-            best => Route::LowConfidence(best.cloned()),
-        };
-        Ok((scores, route))
+        let general = self.general_score_of(query)?.unwrap_or(f32::NEG_INFINITY);
+        let contender = scores.first().filter(|best| best.score > general).cloned();
+        Ok((scores, contender))
     }
 
     /// The cosine similarity of the prompt's pooled hidden state (`[hidden]`) and the

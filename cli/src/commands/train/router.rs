@@ -101,12 +101,7 @@ pub(crate) fn router(args: &RouterTrainArgs, printer: &Printer) -> anyhow::Resul
     // The best pack and its score; none when the general key beats every pack.
     let mut best_of = |snippet: &[u8]| -> anyhow::Result<Option<(String, f32)>> {
         let tokens = model.vocab().encode(&String::from_utf8_lossy(snippet))?;
-        let pooled = model.pooled_hidden(&tokens)?;
-        let (scores, _) = router.route(&pooled, &keys)?;
-        let general = router.general_score(&pooled)?;
-        let best = scores
-            .first()
-            .filter(|s| general.is_none_or(|g| s.score > g));
+        let best = router.contender(&model.pooled_hidden(&tokens)?, &keys)?;
         Ok(best.map(|s| (s.id.to_string(), s.score)))
     };
     let mut domain_scores = Vec::new();
