@@ -24,6 +24,26 @@ const TINY: &[&str] = &[
     "--context",
     "128",
 ];
+/// `router train` over `base10` on the code and sums corpora, 40 snippets and steps, then
+/// `extra`.
+fn router_train(dir: &Path, extra: &[&str]) -> std::process::Output {
+    let base = [
+        "router",
+        "train",
+        "--base",
+        "base10",
+        "--data",
+        "code=code.txt",
+        "--data",
+        "sums=sums.txt",
+        "--snippets",
+        "40",
+        "--steps",
+        "40",
+    ];
+    run(dir, &base, &[extra])
+}
+
 /// A short run on small windows.
 const SHORT: &[&str] = &["--seq", "64", "--batch", "4", "--lr", "5e-3"];
 
@@ -97,53 +117,21 @@ fn train_route_align_and_evaluate_a_tiny_model() {
     let card = std::fs::read_to_string(dir.join("base10/README.md")).unwrap();
     assert!(card.contains("held-out bits per byte"), "{card}");
 
-    let out = run(
-        dir,
-        &[
-            "router",
-            "train",
-            "--base",
-            "base10",
-            "--data",
-            "code=code.txt",
-            "--data",
-            "sums=sums.txt",
-            "--path",
-            "router",
-            "--snippets",
-            "40",
-            "--steps",
-            "40",
-        ],
-        &[],
-    );
+    let out = router_train(dir, &["--path", "router"]);
     succeeded(&out);
     assert!(text(&out.stdout).contains("of held-out snippets routed right"));
 
     // With general text, the threshold is calibrated so that it gets no pack.
-    let out = run(
+    let out = router_train(
         dir,
         &[
-            "router",
-            "train",
-            "--base",
-            "base10",
-            "--data",
-            "code=code.txt",
-            "--data",
-            "sums=sums.txt",
             "--path",
             "router_calibrated",
             "--id",
             "router_calibrated",
-            "--snippets",
-            "40",
-            "--steps",
-            "40",
             "--general",
             "prose.txt",
         ],
-        &[],
     );
     succeeded(&out);
     let said = text(&out.stdout);
