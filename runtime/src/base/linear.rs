@@ -207,13 +207,11 @@ fn input_rounding(stored: GgmlDType) -> Option<GgmlDType> {
 /// `x` `[rows, cols]` quantized to `dtype` and back, on its device.
 fn round_through(x: &Tensor, dtype: GgmlDType) -> Result<Tensor> {
     let (rows, cols) = x.dims2()?;
-    let mut flat = x.to_dtype(DType::F32)?.to_device(&Device::Cpu)?;
     // candle's `QTensor::quantize` reads the storage from its start, whatever the view
-    // (a row narrowed out of a prompt would quantize the prompt's first row instead).
-    if flat.layout().start_offset() != 0 || !flat.is_contiguous() {
-        let values = flat.flatten_all()?.to_vec1::<f32>()?;
-        flat = Tensor::from_vec(values, (rows, cols), &Device::Cpu)?;
-    }
+    // (a row narrowed out of a prompt would quantize the prompt's first row instead), and
+    // a view's storage can be larger than the view even at offset 0: always a fresh copy.
+    let values = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    let flat = Tensor::from_vec(values, (rows, cols), &Device::Cpu)?;
     Ok(QTensor::quantize(&flat, dtype)?.dequantize(x.device())?)
 }
 
