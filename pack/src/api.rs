@@ -289,3 +289,229 @@ pub struct KeyList {
     /// The user's keys, oldest first.
     pub keys: Vec<KeyInfo>,
 }
+
+/// Who an API token belongs to and what it may do: the answer to `GET /api/v1/me`, which
+/// `modularbase login` asks before it saves a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WhoAmI {
+    /// The login of the user the token belongs to.
+    #[cfg_attr(feature = "openapi", schema(example = "ada"))]
+    pub login: String,
+    /// The token's scopes by name (`publish-new`, `publish-update`, `yank`, `owners`), in
+    /// that order. Names rather than an enum, so a client keeps working when a registry
+    /// grows a scope it does not know.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = json!(["publish-new", "publish-update", "yank", "owners"]))
+    )]
+    pub scopes: Vec<String>,
+}
+
+/// The path of every route of the sparse index and the JSON API, defined once for the
+/// registry that serves them and the clients that call them (as cargo's `crates-io` crate
+/// does).
+///
+/// Each is a template in axum's `{param}` syntax, which is OpenAPI's too: the registry
+/// routes it as it is, a client substitutes the parameters with [`fill`], in order.
+///
+/// ```
+/// use modularbase_pack::paths;
+///
+/// assert_eq!(
+///     paths::fill(paths::DOWNLOAD, &["python_code", "1.0.0+build"]),
+///     "/api/v1/packs/python_code/1.0.0%2Bbuild/download",
+/// );
+/// ```
+pub mod paths {
+    /// `GET`: the index configuration, [`IndexConfig`](crate::IndexConfig).
+    pub const INDEX_CONFIG: &str = "/index/config.json";
+    /// `GET`: the index file of pack `{id}`, one JSON record per version.
+    pub const INDEX_FILE: &str = "/index/{id}";
+    /// `GET`: search packs (`?q=…&page=…&per_page=…`).
+    pub const SEARCH: &str = "/api/v1/packs";
+    /// `PUT`: publish a version (the body is the publish body).
+    pub const PUBLISH: &str = "/api/v1/packs/new";
+    /// `GET`: pack `{id}` with its owners and every version.
+    pub const PACK: &str = "/api/v1/packs/{id}";
+    /// `GET`: the archive of version `{vers}` of pack `{id}`.
+    pub const DOWNLOAD: &str = "/api/v1/packs/{id}/{vers}/download";
+    /// `DELETE`: yank version `{vers}` of pack `{id}`.
+    pub const YANK: &str = "/api/v1/packs/{id}/{vers}/yank";
+    /// `PUT`: unyank version `{vers}` of pack `{id}`.
+    pub const UNYANK: &str = "/api/v1/packs/{id}/{vers}/unyank";
+    /// `GET`, `PUT`, `DELETE`: list, add or remove the owners of pack `{id}`.
+    pub const OWNERS: &str = "/api/v1/packs/{id}/owners";
+    /// `POST`, `GET`: register a signing key for the caller, or list the caller's keys.
+    pub const KEYS: &str = "/api/v1/keys";
+    /// `DELETE`: revoke the caller's key with fingerprint `{fingerprint}`.
+    pub const KEY: &str = "/api/v1/keys/{fingerprint}";
+    /// `GET`: the public keys of user `{login}`.
+    pub const USER_KEYS: &str = "/api/v1/users/{login}/keys";
+    /// `GET`: who the calling token belongs to, [`WhoAmI`](crate::WhoAmI).
+    pub const ME: &str = "/api/v1/me";
+
+    /// `template` with its `{…}` placeholders replaced by `values`, in order, each
+    /// percent-encoded as one path segment: every byte outside `A-Za-z0-9-._~` becomes
+    /// `%XX`, so a `/` in a value cannot add a segment, and a value that is `.` or `..`
+    /// is encoded whole (`%2E`, `%2E%2E`). WHATWG URL parsers (the `url` crate, hence
+    /// `reqwest`) still resolve `%2E%2E` as `..`, so a value that may be only dots must
+    /// be validated first; [`PackId`](crate::PackId) and semver versions never are. An
+    /// empty value leaves an empty segment.
+    ///
+    /// # Panics
+    ///
+    /// When the number of values is not the number of placeholders: a template and its
+    /// values are written together, so a mismatch is a bug in the caller.
+    pub fn fill(template: &str, values: &[&str]) -> String {
+        let placeholders = template.matches('{').count();
+        assert_eq!(
+            placeholders,
+            values.len(),
+            "`{template}` has {placeholders} placeholders but {} values were given",
+            values.len()
+        );
+        let value_bytes: usize = values.iter().map(|value| value.len()).sum();
+        let mut out = String::with_capacity(template.len() + 3 * value_bytes);
+        let mut values = values.iter();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let close = rest[open..]
+                .find('}')
+                .map_or(rest.len(), |close| open + close + 1);
+            if let Some(value) = values.next() {
+                push_segment(&mut out, value);
+            }
+            rest = &rest[close..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Appends `value` to `out` percent-encoded as one path segment.
+    fn push_segment(out: &mut String, value: &str) {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let dots_only = matches!(value, "." | "..");
+        for &byte in value.as_bytes() {
+            let unreserved =
+                byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~');
+            if unreserved && !dots_only {
+                out.push(char::from(byte));
+            } else {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0x0F)]));
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn ids_and_plain_versions_are_left_as_they_are() {
+            assert_eq!(fill(PACK, &["python_code"]), "/api/v1/packs/python_code");
+            assert_eq!(fill(INDEX_FILE, &["tiny-base.v2"]), "/index/tiny-base.v2");
+            assert_eq!(
+                fill(YANK, &["python_code", "1.0.0"]),
+                "/api/v1/packs/python_code/1.0.0/yank"
+            );
+            assert_eq!(fill(USER_KEYS, &["ada~x"]), "/api/v1/users/ada~x/keys");
+        }
+
+        #[test]
+        fn placeholders_are_filled_in_order_and_templates_without_any_are_unchanged() {
+            assert_eq!(
+                fill(UNYANK, &["reasoning", "2.1.0-rc.1"]),
+                "/api/v1/packs/reasoning/2.1.0-rc.1/unyank"
+            );
+            assert_eq!(fill(ME, &[]), "/api/v1/me");
+            assert_eq!(fill(SEARCH, &[]), SEARCH);
+            assert_eq!(fill("{a}{b}", &["x", "y"]), "xy");
+        }
+
+        #[test]
+        fn build_metadata_and_other_reserved_bytes_are_percent_encoded() {
+            assert_eq!(
+                fill(DOWNLOAD, &["python_code", "1.0.0+build"]),
+                "/api/v1/packs/python_code/1.0.0%2Bbuild/download"
+            );
+            assert_eq!(
+                fill(KEY, &["SHA256:ab+c/d="]),
+                "/api/v1/keys/SHA256%3Aab%2Bc%2Fd%3D"
+            );
+            assert_eq!(
+                fill(PACK, &["a b?c#d%e"]),
+                "/api/v1/packs/a%20b%3Fc%23d%25e"
+            );
+            // UTF-8, byte by byte.
+            assert_eq!(fill(USER_KEYS, &["é"]), "/api/v1/users/%C3%A9/keys");
+        }
+
+        #[test]
+        fn a_value_cannot_add_or_climb_segments() {
+            assert_eq!(
+                fill(OWNERS, &["../../keys"]),
+                "/api/v1/packs/..%2F..%2Fkeys/owners"
+            );
+            assert_eq!(fill(PACK, &["a/b"]), "/api/v1/packs/a%2Fb");
+            assert_eq!(fill(PACK, &["\\evil"]), "/api/v1/packs/%5Cevil");
+            assert_eq!(fill(USER_KEYS, &[".."]), "/api/v1/users/%2E%2E/keys");
+            assert_eq!(fill(PACK, &["."]), "/api/v1/packs/%2E");
+            // Dots inside a longer value make no dot segment.
+            assert_eq!(fill(PACK, &["..."]), "/api/v1/packs/...");
+            assert_eq!(fill(PACK, &["..x"]), "/api/v1/packs/..x");
+            let segments = |path: &str| path.split('/').count();
+            for (template, values) in [
+                (OWNERS, &["a/b/c"][..]),
+                (DOWNLOAD, &["/", "../.."]),
+                (KEY, &["../../../packs/new"]),
+            ] {
+                assert_eq!(segments(&fill(template, values)), segments(template));
+            }
+        }
+
+        #[test]
+        #[should_panic(expected = "has 2 placeholders but 1 values were given")]
+        fn too_few_values_is_a_bug() {
+            fill(DOWNLOAD, &["python_code"]);
+        }
+
+        #[test]
+        #[should_panic(expected = "has 0 placeholders but 1 values were given")]
+        fn too_many_values_is_a_bug() {
+            fill(ME, &["ada"]);
+        }
+
+        #[test]
+        fn every_path_is_under_the_index_or_the_api() {
+            for path in [
+                INDEX_CONFIG,
+                INDEX_FILE,
+                SEARCH,
+                PUBLISH,
+                PACK,
+                DOWNLOAD,
+                YANK,
+                UNYANK,
+                OWNERS,
+                KEYS,
+                KEY,
+                USER_KEYS,
+                ME,
+            ] {
+                assert!(
+                    path.starts_with("/index/") || path.starts_with("/api/v1/"),
+                    "{path}"
+                );
+                assert_eq!(
+                    path.matches('{').count(),
+                    path.matches('}').count(),
+                    "{path}"
+                );
+            }
+        }
+    }
+}

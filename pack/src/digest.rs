@@ -81,6 +81,61 @@ pub fn sha256_file(path: &Path) -> io::Result<(Sha256Digest, u64)> {
     sha256_reader(File::open(path)?)
 }
 
+/// The digest of an unpacked pack directory: every regular file below `dir` (names that
+/// `skip` refuses left out), in sorted path order, as its `/`-separated relative path, a NUL,
+/// its SHA-256 and a NUL. Anything but files and directories (a symlink) is an error.
+pub fn tree_digest(dir: &Path, skip: &dyn Fn(&Path) -> bool) -> io::Result<Sha256Digest> {
+    let mut hasher = Sha256::new();
+    for (relative, _) in tree_listing(dir, skip)? {
+        let (digest, _) = sha256_file(&dir.join(&relative))?;
+        hasher.update(relative.as_bytes());
+        hasher.update([0]);
+        hasher.update(digest.0);
+        hasher.update([0]);
+    }
+    Ok(Sha256Digest(hasher.finalize().into()))
+}
+
+/// The regular files below `dir` that [`tree_digest`] covers, as sorted `/`-separated
+/// relative paths with their sizes.
+pub fn tree_listing(dir: &Path, skip: &dyn Fn(&Path) -> bool) -> io::Result<Vec<(String, u64)>> {
+    let mut files = Vec::new();
+    collect_files(dir, Path::new(""), skip, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+fn collect_files(
+    root: &Path,
+    relative: &Path,
+    skip: &dyn Fn(&Path) -> bool,
+    out: &mut Vec<(String, u64)>,
+) -> io::Result<()> {
+    for entry in std::fs::read_dir(root.join(relative))? {
+        let entry = entry?;
+        let path = relative.join(entry.file_name());
+        if skip(&path) {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            collect_files(root, &path, skip, out)?;
+        } else if kind.is_file() {
+            let text = path.to_str().ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidData, "a file name is not UTF-8")
+            })?;
+            let size = entry.metadata()?.len();
+            out.push((text.replace(std::path::MAIN_SEPARATOR, "/"), size));
+        } else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("`{}` is neither a file nor a directory", path.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A reader that hashes what passes through it, for verifying while copying.
 pub struct HashingReader<R> {
     inner: R,
@@ -197,5 +252,25 @@ mod tests {
         ] {
             assert!(bad.parse::<Sha256Digest>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_tree_digest_changes_with_any_byte_or_name_and_honours_skip() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pack.toml"), "a").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/w"), "b").unwrap();
+        let none = |_: &Path| false;
+        let first = tree_digest(dir.path(), &none).unwrap();
+        assert_eq!(tree_digest(dir.path(), &none).unwrap(), first);
+        std::fs::write(dir.path().join(".marker"), "x").unwrap();
+        let skip = |p: &Path| p == Path::new(".marker");
+        assert_eq!(tree_digest(dir.path(), &skip).unwrap(), first);
+        assert_ne!(tree_digest(dir.path(), &none).unwrap(), first);
+        std::fs::write(dir.path().join("sub/w"), "c").unwrap();
+        assert_ne!(tree_digest(dir.path(), &skip).unwrap(), first);
+        std::fs::write(dir.path().join("sub/w"), "b").unwrap();
+        std::fs::rename(dir.path().join("sub/w"), dir.path().join("sub/v")).unwrap();
+        assert_ne!(tree_digest(dir.path(), &skip).unwrap(), first);
     }
 }

@@ -41,8 +41,8 @@ pub mod weights;
 pub use api::{
     ErrorDetail, ErrorEnvelope, IndexConfig, KeyInfo, KeyList, OkResponse, OwnerList, OwnerUser,
     OwnersChange, PackDetails, PublishBodyError, PublishMetadata, PublishResponse,
-    RegisterKeyRequest, SearchHit, SearchMeta, SearchResponse, VersionSummary,
-    decode_publish_header, encode_publish_header,
+    RegisterKeyRequest, SearchHit, SearchMeta, SearchResponse, VersionSummary, WhoAmI,
+    decode_publish_header, encode_publish_header, paths,
 };
 pub use archive::{
     ARCHIVE_EXTENSION, ArchiveContents, ArchiveError, ArchiveFile, ArchiveLimits, MANIFEST_FILE,
@@ -50,6 +50,7 @@ pub use archive::{
 };
 pub use digest::{
     DigestError, HashingReader, HashingWriter, Sha256Digest, sha256_file, sha256_reader,
+    tree_digest, tree_listing,
 };
 pub use id::{IdError, PackId};
 pub use index::{IndexDep, IndexError, IndexRecord, parse_index_lines};

@@ -127,6 +127,11 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
+    /// What the token may do.
+    pub(crate) fn scopes(&self) -> &[Scope] {
+        &self.scopes
+    }
+
     /// Refuses with 403 unless the token carries `scope`.
     pub(crate) fn require(&self, scope: Scope) -> Result<(), AppError> {
         if self.scopes.contains(&scope) {

@@ -152,6 +152,12 @@ fn real_responses_have_the_documented_shapes() {
     );
     check(
         &doc,
+        "GET",
+        "/api/v1/me",
+        as_ada(Method::GET, "/api/v1/me").send().unwrap(),
+    );
+    check(
+        &doc,
         "POST",
         "/api/v1/keys",
         as_ada(Method::POST, "/api/v1/keys")
@@ -197,6 +203,17 @@ fn real_responses_have_the_documented_shapes() {
         registry
             .client()
             .get(format!("{}/api/v1/keys", registry.url))
+            .send()
+            .unwrap(),
+    );
+    check(
+        &doc,
+        "GET",
+        "/api/v1/me",
+        registry
+            .client()
+            .get(format!("{}/api/v1/me", registry.url))
+            .header("Authorization", "mbr_000000000000_bogus")
             .send()
             .unwrap(),
     );

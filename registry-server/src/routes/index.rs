@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use modularbase_pack::{IndexConfig, Sha256Digest};
+use modularbase_pack::{IndexConfig, Sha256Digest, paths};
 
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
@@ -14,7 +14,7 @@ use crate::error::{AppError, AppResult};
 pub(crate) async fn config(State(state): State<AppState>) -> Json<IndexConfig> {
     let url = &state.public_url;
     Json(IndexConfig {
-        dl: format!("{url}/api/v1/packs/{{id}}/{{vers}}/download"),
+        dl: format!("{url}{}", paths::DOWNLOAD),
         api: url.to_string(),
     })
 }

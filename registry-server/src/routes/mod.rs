@@ -8,6 +8,7 @@ mod download;
 mod health;
 mod index;
 mod keys;
+mod me;
 mod openapi;
 mod owners;
 mod publish;
@@ -21,7 +22,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, get, on};
-use modularbase_pack::PackId;
+use modularbase_pack::{PackId, paths};
 use semver::Version;
 use serde::de::DeserializeOwned;
 
@@ -57,35 +58,25 @@ where
     }
 }
 
-/// Every `/api/v1` route. The router is built from this list and the OpenAPI test checks
-/// the document against it, so neither can grow a route the other lacks.
+/// Every `/api/v1` route, at its path from [`modularbase_pack::paths`] (which clients fill
+/// in). The router is built from this list and the OpenAPI test checks the document
+/// against it, so neither can grow a route the other lacks.
 pub(crate) fn api_routes() -> Vec<ApiRoute> {
     vec![
-        api(Method::GET, "/api/v1/packs", search::search),
-        api(Method::PUT, "/api/v1/packs/new", publish::publish),
-        api(Method::GET, "/api/v1/packs/{id}", search::details),
-        api(
-            Method::GET,
-            "/api/v1/packs/{id}/{vers}/download",
-            download::download,
-        ),
-        api(Method::DELETE, "/api/v1/packs/{id}/{vers}/yank", yank::yank),
-        api(
-            Method::PUT,
-            "/api/v1/packs/{id}/{vers}/unyank",
-            yank::unyank,
-        ),
-        api(Method::GET, "/api/v1/packs/{id}/owners", owners::list),
-        api(Method::PUT, "/api/v1/packs/{id}/owners", owners::add),
-        api(Method::DELETE, "/api/v1/packs/{id}/owners", owners::remove),
-        api(Method::POST, "/api/v1/keys", keys::register),
-        api(Method::GET, "/api/v1/keys", keys::list_own),
-        api(Method::DELETE, "/api/v1/keys/{fingerprint}", keys::revoke),
-        api(
-            Method::GET,
-            "/api/v1/users/{login}/keys",
-            keys::list_of_user,
-        ),
+        api(Method::GET, paths::SEARCH, search::search),
+        api(Method::PUT, paths::PUBLISH, publish::publish),
+        api(Method::GET, paths::PACK, search::details),
+        api(Method::GET, paths::DOWNLOAD, download::download),
+        api(Method::DELETE, paths::YANK, yank::yank),
+        api(Method::PUT, paths::UNYANK, yank::unyank),
+        api(Method::GET, paths::OWNERS, owners::list),
+        api(Method::PUT, paths::OWNERS, owners::add),
+        api(Method::DELETE, paths::OWNERS, owners::remove),
+        api(Method::POST, paths::KEYS, keys::register),
+        api(Method::GET, paths::KEYS, keys::list_own),
+        api(Method::DELETE, paths::KEY, keys::revoke),
+        api(Method::GET, paths::USER_KEYS, keys::list_of_user),
+        api(Method::GET, paths::ME, me::me),
     ]
 }
 
@@ -93,8 +84,8 @@ pub(crate) fn api_routes() -> Vec<ApiRoute> {
 /// operations, and the marketplace pages; every response carries the security headers.
 pub(crate) fn router(state: AppState) -> Router {
     let index = Router::new()
-        .route("/index/config.json", get(index::config))
-        .route("/index/{id}", get(index::records));
+        .route(paths::INDEX_CONFIG, get(index::config))
+        .route(paths::INDEX_FILE, get(index::records));
     // Routes on one path merge into one method router.
     let api = api_routes()
         .into_iter()

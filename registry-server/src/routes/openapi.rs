@@ -39,6 +39,7 @@ const ERROR_RESPONSE: &str = "Error";
         super::keys::list_own,
         super::keys::revoke,
         super::keys::list_of_user,
+        super::me::me,
     ),
     components(schemas(ErrorEnvelope, ErrorDetail)),
     modifiers(&ErrorsAndTokens),
@@ -46,6 +47,7 @@ const ERROR_RESPONSE: &str = "Error";
         (name = "packs", description = "Publishing, downloading, yanking and finding packs"),
         (name = "owners", description = "Who may publish new versions of a pack"),
         (name = "keys", description = "Publishers' Ed25519 signing keys"),
+        (name = "tokens", description = "Who an API token belongs to and what it may do"),
     )
 )]
 struct ApiDoc;
