@@ -145,6 +145,56 @@ fn run_answers_and_debug_shows_route_experts_and_cache() {
 }
 
 #[test]
+fn one_home_two_base_families_run_names_the_pack_made_for_another_base_and_falls_back() {
+    let (_dir, root) = world();
+    let manifest = Manifest::from_toml_str(
+        "[pack]\nid = \"other_code\"\nversion = \"1.0.0\"\nname = \"other\"\nkind = \"domain\"\ndomain = \"test\"\nbase = \"other_base\"\nbase_compatibility = [\"1.0\"]\nreadme = \"README.md\"\n",
+        Path::new("pack.toml"),
+    )
+    .unwrap();
+    let narrow = PackConfig {
+        hidden: 32,
+        width: 32,
+        experts: 2,
+        top_k: 1,
+        expert_ffn: 32,
+        insertion_layer: 0,
+        expert_format: ExpertFormat::Q8_0,
+    };
+    write_pack_dir(
+        &root.join("other_code"),
+        &manifest,
+        &PackWeights::random(narrow, 4).unwrap(),
+    )
+    .unwrap();
+    let mut args = vec!["run", "def fib(n):", "--max-tokens", "3", "--device", "cpu"];
+    args.extend(SET);
+    args.extend(["--pack", "./other_code"]);
+    let routed = modularbase(&root, &args);
+    succeeded(&routed);
+    let stderr = text(&routed.stderr);
+    assert!(
+        stderr.contains(
+            "warning: pack `other_code` is not routed to: it is made for base other_base, not tiny_base"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("shape mismatch"), "{stderr}");
+
+    args.extend(["--pack", "other_code", "--allow-fallback", "--debug"]);
+    let forced = modularbase(&root, &args);
+    succeeded(&forced);
+    let stderr = text(&forced.stderr);
+    assert!(
+        stderr.contains(
+            "warning: pack `other_code` was not used: it supports base other_base 1.0 but tiny_base"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pack: general_chat"), "{stderr}");
+}
+
+#[test]
 fn a_corrupt_forced_pack_is_an_error_unless_fallback_is_allowed() {
     let (_dir, root) = world();
     std::fs::write(root.join("python_code/weights.gguf"), b"GGUF?").unwrap();

@@ -133,6 +133,13 @@ impl Runtime {
             let pack = InstalledPack::open(dir)?;
             let id = pack.manifest.id.clone();
             match pack.manifest.kind {
+                PackKind::Router if pack.manifest.base.as_ref() != Some(&base_info.id) => {
+                    warnings.push(format!(
+                        "router `{id}` was not used: it is made for base {}, not {}; prompts are routed by cosine in the base's hidden space",
+                        family_name(&pack.manifest),
+                        base_info.id
+                    ));
+                }
                 PackKind::Router => match Router::read(&pack.weights(), device) {
                     Ok(read) => {
                         router = read;
@@ -158,7 +165,21 @@ impl Runtime {
         // it is asked for); the other packs are unaffected.
         let mut keys: Vec<(PackId, Tensor)> = Vec::new();
         for (id, pack) in &installed {
+            if pack.manifest.base.as_ref() != Some(&base_info.id) {
+                warnings.push(format!(
+                    "pack `{id}` is not routed to: it is made for base {}, not {} (asked for, it falls back)",
+                    family_name(&pack.manifest),
+                    base_info.id
+                ));
+                continue;
+            }
             match read_pack_key(&pack.weights()) {
+                Ok(key) if key.dims() != [base_info.hidden] => warnings.push(format!(
+                    "pack `{id}` is not routed to: its key has shape {:?} but base {} has hidden width {} (asked for, it falls back)",
+                    key.dims(),
+                    base_info.id,
+                    base_info.hidden
+                )),
                 Ok(key) => keys.push((id.clone(), key)),
                 Err(e) => warnings.push(format!("pack `{id}` is not routed to: {e}")),
             }
@@ -439,4 +460,12 @@ impl Runtime {
             device_memory: crate::device::device_memory(&self.device),
         }
     }
+}
+
+/// The base family a pack's manifest names, for messages.
+fn family_name(manifest: &modularbase_pack::Manifest) -> String {
+    manifest
+        .base
+        .as_ref()
+        .map_or_else(|| "(none)".to_owned(), ToString::to_string)
 }
