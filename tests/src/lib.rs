@@ -20,6 +20,7 @@
 
 mod binary;
 mod browser;
+mod fake_registry;
 mod hostile;
 mod html;
 pub mod llamacpp;
@@ -29,6 +30,7 @@ mod registry;
 
 pub use binary::{modularbase, modularbase_bin, run_measuring_peak_rss};
 pub use browser::{Chromium, artifacts_dir};
+pub use fake_registry::{Download, FakeRegistry, Routes};
 pub use hostile::{HostileWeights, hostile_weights};
 pub use html::Page;
 pub use marketplace::{PYTHON_CODE_CARD, seeded_marketplace};
