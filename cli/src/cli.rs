@@ -57,10 +57,15 @@ pub enum Command {
     ///
     /// Example: modularbase run "def fib(n):" --base ./tiny_base --pack ./python_code --debug
     Run(RunArgs),
-    /// Store the API token for a registry (read from stdin, or `--token`).
+    /// Check an API token with the registry and store it (read from stdin, or `--token`).
     ///
     /// Example: modularbase registry user add ada | modularbase login --registry http://127.0.0.1:7878
     Login(LoginArgs),
+    /// Read or change the home's settings (`config.toml`).
+    ///
+    /// Example: modularbase config set registry http://127.0.0.1:7878
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Manage your Ed25519 signing keys.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -81,6 +86,45 @@ pub enum Command {
     ///
     /// Example: modularbase demo --exit
     Demo(DemoArgs),
+}
+
+/// `modularbase config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Set KEY to VALUE: `registry`, `net.timeout`, `net.connect-timeout`, `net.retries`,
+    /// `net.cross-origin-redirects`.
+    ///
+    /// Example: modularbase config set net.timeout 60
+    Set {
+        /// The setting.
+        key: String,
+        /// Its new value.
+        value: String,
+    },
+    /// Print the value of KEY (nothing when unset).
+    Get {
+        /// The setting.
+        key: String,
+    },
+    /// Unset KEY.
+    Unset {
+        /// The setting.
+        key: String,
+    },
+    /// Print every setting that is set.
+    List,
+}
+
+/// How long and how often to try the registry (else MODULARBASE_HTTP_TIMEOUT,
+/// MODULARBASE_NET_RETRY, then `[net]` in config.toml).
+#[derive(Debug, Args, Clone, Copy)]
+pub struct NetArgs {
+    /// Seconds to wait for an answer or any read of a download (default 30).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Retries of a request after a connection error, 5xx or 429 (default 3).
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
 }
 
 /// Arguments of `demo`.
@@ -361,6 +405,9 @@ pub struct RemoveArgs {
     /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
     #[arg(long)]
     pub registry: Option<String>,
+    /// Network bounds.
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 /// Arguments of `pack update`.
@@ -374,6 +421,9 @@ pub struct UpdateArgs {
     /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
     #[arg(long)]
     pub registry: Option<String>,
+    /// Network bounds.
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 /// Arguments of `pack install`.
@@ -397,6 +447,9 @@ pub struct InstallArgs {
     /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
     #[arg(long)]
     pub registry: Option<String>,
+    /// Network bounds.
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 /// Arguments of `pack list`.
@@ -419,6 +472,9 @@ pub struct ResolveArgs {
     /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
     #[arg(long)]
     pub registry: Option<String>,
+    /// Network bounds.
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 /// Arguments of `pack search`.

@@ -9,13 +9,19 @@ mod ops;
 mod printer;
 mod resolve;
 
-pub use cli::{BaseCommand, Bytes, Cli, Command, KeyCommand, PackCommand, RouterCommand};
-pub use client::RegistryClient;
-pub use home::{Config, Credentials, Home, RegistryCredential};
+pub use cli::{
+    BaseCommand, Bytes, Cli, Command, ConfigCommand, KeyCommand, PackCommand, RouterCommand,
+};
+pub use client::{NetFlags, NetOptions, RegistryClient};
+pub use home::{
+    CONFIG_KEYS, Config, Credentials, Home, HomeGuard, HomeTransaction, Lock, LockedPack,
+    NetConfig, RegistryCredential, Requests, StagedPack, TrustedKeys,
+};
 pub use ops::{
-    BuiltArchive, HttpIndex, Lock, LockedPack, Published, SignatureStatus, build_pack,
-    check_signature, inspect_pack, install, open_runtime, publish, sign_archive, signature_path,
-    signing_key, trust_key,
+    BuiltArchive, Change, ChangeKind, HttpIndex, InstallOptions, Outcome, Plan, Prepared,
+    Published, SignatureStatus, Source, Unlock, apply, build_pack, check_signature, generate_key,
+    inspect_pack, install, login, plan, prepare, public_key, publish, register_key, sign_archive,
+    signature_path, signing_key, trust_key,
 };
 pub use printer::Printer;
 pub use resolve::{IndexSource, Node, Resolution, ResolveError, resolve};
@@ -49,6 +55,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Monitor(args) => commands::monitor::run(&args, printer),
         Command::Demo(args) => commands::demo::run(&args, printer),
         Command::Login(args) => commands::login::run(&args, printer),
+        Command::Config(command) => commands::config::run(&command, printer),
         Command::Completions(args) => commands::completions::run(&args),
         Command::Pack(PackCommand::Init(args)) => commands::pack_init::run(&args, printer),
         Command::Key(command) => commands::key::run(&command, printer),

@@ -171,8 +171,23 @@ fn a_failed_concurrent_fetch_names_its_pack() {
     let out = in_home(
         dir.path(),
         &dir.path().join("home"),
-        &["pack", "resolve", "hub", "--registry", &proxy.url],
+        &[
+            "pack",
+            "resolve",
+            "hub",
+            "--registry",
+            &proxy.url,
+            "--retries",
+            "1",
+        ],
         "",
     );
-    refused(&out, "answered 500 for the index of `dep_07`");
+    refused(
+        &out,
+        "answered 500 Internal Server Error for the index of `dep_07`",
+    );
+    refused(
+        &out,
+        "spurious network error (500 Internal Server Error from",
+    );
 }

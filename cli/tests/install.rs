@@ -94,11 +94,24 @@ fn a_dry_run_prints_the_plan_and_changes_nothing() {
         "",
     );
     succeeded(&out);
-    assert!(
-        text(&out.stdout).lines().all(|l| l.ends_with("add")),
-        "{}",
-        text(&out.stdout)
-    );
+    let plan = text(&out.stdout);
+    for (id, reason) in [
+        ("python_code", "add                    requested"),
+        (
+            "reasoning",
+            "add                    needed by python_code 1.0.0",
+        ),
+        (
+            "tiny_base",
+            "add                    needed by python_code 1.0.0",
+        ),
+    ] {
+        assert!(
+            plan.lines()
+                .any(|l| l.starts_with(id) && l.ends_with(reason)),
+            "{plan}"
+        );
+    }
     assert!(!home.join("modularbase.lock").exists() && !home.join("packs").exists());
     let nothing = in_home(
         dir.path(),
@@ -147,13 +160,16 @@ fn a_tampered_archive_is_refused_and_the_home_is_unchanged() {
     );
     let after: Vec<PathBuf> = tree(&home)
         .into_iter()
-        .filter(|p| !p.starts_with("cache") && *p != Path::new("modularbase.toml"))
+        .filter(|p| !p.starts_with("cache"))
         .collect();
     let before: Vec<PathBuf> = before
         .into_iter()
-        .filter(|p| !p.starts_with("cache") && *p != Path::new("modularbase.toml"))
+        .filter(|p| !p.starts_with("cache"))
         .collect();
-    assert_eq!(after, before, "no pack was unpacked");
+    assert_eq!(
+        after, before,
+        "no pack was unpacked, no request was written"
+    );
 }
 
 #[test]
@@ -342,7 +358,7 @@ fn remove_uninstalls_what_nothing_needs_and_update_moves_to_the_newest() {
         "",
     );
     assert!(
-        text(&plan.stdout).contains("reasoning                1.2.0        change from 1.1.0"),
+        text(&plan.stdout).contains("reasoning                1.2.0        upgrade from 1.1.0"),
         "{}",
         text(&plan.stdout)
     );

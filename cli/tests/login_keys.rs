@@ -31,23 +31,25 @@ fn mode(path: &Path) -> u32 {
 }
 
 #[test]
-fn login_reads_the_token_from_stdin_and_stores_it_privately() {
+fn login_reads_the_token_from_stdin_checks_it_and_stores_it_privately() {
+    let registry = TestRegistry::start();
+    let token = token_for(&registry, "ada");
     let home = tempfile::tempdir().unwrap();
     let out = in_home(
         home.path(),
-        &["login", "--registry", "http://127.0.0.1:7878/"],
-        "mbr_abc_secret\n",
+        &["login", "--registry", &format!("{}/", registry.url)],
+        &format!("{token}\n"),
     );
     succeeded(&out);
     assert!(
-        text(&out.stdout).starts_with("Logged in to http://127.0.0.1:7878 "),
+        text(&out.stdout).starts_with(&format!("Logged in to {} as ada ", registry.url)),
         "{}",
         text(&out.stdout)
     );
     let credentials = std::fs::read_to_string(home.path().join("credentials.toml")).unwrap();
     assert!(
-        credentials.contains("[registries.\"http://127.0.0.1:7878\"]")
-            && credentials.contains("token = \"mbr_abc_secret\""),
+        credentials.contains(&format!("[registries.\"{}\"]", registry.url))
+            && credentials.contains(&format!("token = \"{token}\"")),
         "{credentials}"
     );
     #[cfg(unix)]
@@ -55,17 +57,55 @@ fn login_reads_the_token_from_stdin_and_stores_it_privately() {
     let config = std::fs::read_to_string(home.path().join("config.toml")).unwrap();
     assert_eq!(
         config.trim(),
-        "default_registry = \"http://127.0.0.1:7878\""
+        format!("default_registry = \"{}\"", registry.url)
     );
 
     // A second login replaces the token and keeps the default.
-    let again = in_home(home.path(), &["login", "--token", "mbr_new_token"], "");
+    let bob = token_for(&registry, "bob");
+    let again = in_home(home.path(), &["login", "--token", &bob], "");
     succeeded(&again);
+    assert!(
+        text(&again.stdout).contains(" as bob "),
+        "{}",
+        text(&again.stdout)
+    );
     assert!(
         std::fs::read_to_string(home.path().join("credentials.toml"))
             .unwrap()
-            .contains("mbr_new_token")
+            .contains(&bob)
     );
+}
+
+#[test]
+fn login_checks_the_token_with_the_registry_before_saving_it() {
+    let registry = TestRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    let out = in_home(
+        home.path(),
+        &[
+            "login",
+            "--registry",
+            &registry.url,
+            "--token",
+            "mbr_made_up_token",
+        ],
+        "",
+    );
+    refused(&out, "the token was not saved");
+    refused(&out, "refused the token (401 Unauthorized)");
+    assert!(!home.path().join("credentials.toml").exists());
+    assert!(!home.path().join("config.toml").exists());
+
+    // A registry that is not there: the token is not saved either, and the error says why.
+    let gone = registry.url.clone();
+    drop(registry);
+    let out = in_home(
+        home.path(),
+        &["login", "--registry", &gone, "--token", "mbr_x_y"],
+        "",
+    );
+    refused(&out, "cannot reach the registry at");
+    assert!(!home.path().join("credentials.toml").exists());
 }
 
 #[test]

@@ -9,14 +9,14 @@ use std::path::Path;
 use anyhow::Context;
 use modularbase_runtime::{ImportOptions, RunOptions, Sampling, import_base};
 
-use super::{key, login, pack_install, pack_resolve};
-use crate::cli::{DemoArgs, InstallArgs, KeyNameArgs, KeyRegisterArgs, LoginArgs};
+use super::pack_resolve;
+use crate::cli::DemoArgs;
 use crate::client::RegistryClient;
 use crate::home::Home;
-use crate::ops::HttpIndex;
 use crate::ops::demo::{self, DemoRegistry, Tour, heading};
 use crate::ops::models::{KnownModel, locate_model};
 use crate::ops::runtime::{installed_set, open_dirs};
+use crate::ops::{HttpIndex, InstallOptions, Source};
 use crate::printer::{Printer, human_bytes};
 
 /// The install the demo explains.
@@ -141,7 +141,7 @@ fn real_model(
         imported.manifest.version,
         imported.weights.vocab.description()
     ));
-    let published = crate::ops::publish(home, &dir, Some(registry), "default", false)?;
+    let published = crate::ops::publish(home, &dir, Some(registry), "default", false, printer)?;
     printer.line(format!(
         "  published {} {} ({})",
         imported.manifest.id,
@@ -211,17 +211,17 @@ fn run_options(max_tokens: usize, chat: bool) -> RunOptions {
 
 /// `login`, `key generate` and `key register` against the demo registry.
 fn sign_in(home: &Home, registry: &DemoRegistry, printer: &Printer) -> anyhow::Result<()> {
-    let url = Some(registry.url.clone());
-    let credentials = LoginArgs {
-        registry: url.clone(),
-        token: Some(registry.token.clone()),
-    };
-    login::login(home, &credentials, printer)?;
-    let key = KeyNameArgs {
-        name: "default".to_owned(),
-    };
-    key::generate(home, &key, printer)?;
-    key::register(home, &KeyRegisterArgs { key, registry: url }, printer)
+    let url = Some(registry.url.as_str());
+    let (url, who) = crate::ops::login(home, url, &registry.token, printer)?;
+    printer.line(format!("  logged in to {url} as {}", who.login));
+    let key = crate::ops::generate_key(home, "default")?;
+    let (_, info) = crate::ops::register_key(home, "default", Some(&url), printer)?;
+    printer.line(format!(
+        "  registered key `default` ({}, {})",
+        info.fingerprint,
+        key.fingerprint()
+    ));
+    Ok(())
 }
 
 /// Resolves [`FIRST_INSTALL`] as `pack resolve` does and says why each version was chosen.
@@ -229,11 +229,10 @@ fn explain_install(home: &Home, registry: &str, printer: &Printer) -> anyhow::Re
     let requests = vec![pack_resolve::parse_request(FIRST_INSTALL)?];
     let index = HttpIndex::new(
         home,
-        RegistryClient::from_home(home, Some(registry))?,
+        RegistryClient::from_home(home, Some(registry), printer)?,
         false,
     )?;
-    let locked = pack_resolve::locked_versions(home)?;
-    let resolution = crate::resolve::resolve(&index, &requests, &locked)?;
+    let resolution = crate::resolve::resolve(&index, &requests, &home.lock()?.versions())?;
     printer.line("  the resolver chose:");
     for line in demo::explain(&resolution, &requests, &index)? {
         printer.line(format!("    {line}"));
@@ -243,15 +242,22 @@ fn explain_install(home: &Home, registry: &str, printer: &Printer) -> anyhow::Re
 
 /// `pack install PACKS --registry URL` in `home`.
 fn install(home: &Home, packs: &[&str], registry: &str, printer: &Printer) -> anyhow::Result<()> {
-    let args = InstallArgs {
-        packs: packs.iter().map(|p| (*p).to_owned()).collect(),
-        dry_run: false,
-        locked: false,
-        offline: false,
-        json: false,
-        registry: Some(registry.to_owned()),
+    let options = InstallOptions {
+        add: packs
+            .iter()
+            .map(|p| pack_resolve::parse_request(p))
+            .collect::<anyhow::Result<_>>()?,
+        ..InstallOptions::default()
     };
-    pack_install::install_into(home, &args, printer)
+    let source = Source {
+        registry: Some(registry.to_owned()),
+        ..Source::default()
+    };
+    let outcome = crate::ops::install(home, &source, &options, false, printer)?;
+    for line in outcome.summary(home) {
+        printer.line(line);
+    }
+    Ok(())
 }
 
 /// The runtime's part: routing, a hit, an eviction, a fallback, the monitor.

@@ -1,12 +1,9 @@
 //! `modularbase key generate | list | register`: the user's Ed25519 signing keys.
 
-use anyhow::{Context, bail};
-use modularbase_pack::{KeyInfo, PublicKey, RegisterKeyRequest, SigningKey};
-use reqwest::Method;
-
-use crate::client::RegistryClient;
+use anyhow::Context;
 
 use crate::cli::{KeyCommand, KeyNameArgs, KeyRegisterArgs, KeyTrustArgs};
+use crate::client::RegistryClient;
 use crate::home::Home;
 use crate::printer::Printer;
 
@@ -21,34 +18,17 @@ pub(crate) fn run(command: &KeyCommand, printer: &Printer) -> anyhow::Result<()>
     }
 }
 
-fn check_name(name: &str) -> anyhow::Result<()> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        bail!("`{name}` is not a key name; use letters, digits, `-` and `_`");
-    }
-    Ok(())
-}
-
 /// A new key pair: `keys/NAME.key` (0600, never overwritten) and `keys/NAME.pub`; the
 /// public key alone on stdout.
-pub(crate) fn generate(home: &Home, args: &KeyNameArgs, printer: &Printer) -> anyhow::Result<()> {
-    check_name(&args.name)?;
-    let dir = home.keys_dir();
-    home.ensure_dir(&dir)?;
-    let key = SigningKey::generate();
-    key.write_new(&dir.join(format!("{}.key", args.name)))?;
-    key.public_key()
-        .write(&dir.join(format!("{}.pub", args.name)))?;
+fn generate(home: &Home, args: &KeyNameArgs, printer: &Printer) -> anyhow::Result<()> {
+    let key = crate::ops::generate_key(home, &args.name)?;
     printer.note(format!(
         "generated key `{}` ({}) in {}",
         args.name,
-        key.public_key().fingerprint(),
-        dir.display()
+        key.fingerprint(),
+        home.keys_dir().display()
     ));
-    printer.output(key.public_key().to_string());
+    printer.output(key.to_string());
     Ok(())
 }
 
@@ -68,43 +48,19 @@ fn list(home: &Home, printer: &Printer) -> anyhow::Result<()> {
         printer.note("no keys yet: `modularbase key generate` makes one");
     }
     for name in names {
-        let path = dir.join(format!("{name}.pub"));
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read `{}`", path.display()))?;
-        let key: PublicKey = text
-            .trim()
-            .parse()
-            .with_context(|| format!("`{}` is not a public key", path.display()))?;
+        let key = crate::ops::public_key(home, &name)?;
         printer.output(format!("{name:<16} {}  {key}", key.fingerprint()));
     }
     Ok(())
 }
 
 /// Uploads the public key to the registry for the logged-in user.
-pub(crate) fn register(
-    home: &Home,
-    args: &KeyRegisterArgs,
-    printer: &Printer,
-) -> anyhow::Result<()> {
-    check_name(&args.key.name)?;
-    let client = RegistryClient::from_home(home, args.registry.as_deref())?;
-    let request = client.request(Method::POST, "/api/v1/keys", true)?;
-    let path = home.keys_dir().join(format!("{}.pub", args.key.name));
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "no key `{}` (`{}`): run `modularbase key generate` first",
-            args.key.name,
-            path.display()
-        )
-    })?;
-    let key: PublicKey = text
-        .trim()
-        .parse()
-        .with_context(|| format!("`{}` is not a public key", path.display()))?;
-    let info: KeyInfo = client.send(request.json(&RegisterKeyRequest { key }), "the key")?;
+fn register(home: &Home, args: &KeyRegisterArgs, printer: &Printer) -> anyhow::Result<()> {
+    let (url, info) =
+        crate::ops::register_key(home, &args.key.name, args.registry.as_deref(), printer)?;
     printer.line(format!(
-        "Registered key `{}` ({}) at {}",
-        args.key.name, info.fingerprint, client.url
+        "Registered key `{}` ({}) at {url}",
+        args.key.name, info.fingerprint
     ));
     Ok(())
 }
@@ -113,9 +69,10 @@ pub(crate) fn register(
 fn trust(home: &Home, args: &KeyTrustArgs, printer: &Printer) -> anyhow::Result<()> {
     let index = crate::ops::HttpIndex::new(
         home,
-        RegistryClient::from_home(home, args.registry.as_deref())?,
+        RegistryClient::from_home(home, args.registry.as_deref(), printer)?,
         false,
     )?;
+    let _guard = home.exclusive(printer)?;
     let records = crate::resolve::IndexSource::records(&index, &args.id)?;
     let newest = records
         .iter()

@@ -3,6 +3,7 @@
 pub(crate) mod base_import;
 pub(crate) mod base_init;
 pub(crate) mod completions;
+pub(crate) mod config;
 pub(crate) mod demo;
 pub(crate) mod eval;
 pub(crate) mod key;
@@ -15,5 +16,6 @@ pub(crate) mod pack_install;
 pub(crate) mod pack_publish;
 pub(crate) mod pack_registry;
 pub(crate) mod pack_resolve;
+pub(crate) mod pack_set;
 pub(crate) mod run;
 pub(crate) mod train;

@@ -13,6 +13,7 @@ pub(crate) fn run(args: &PublishArgs, printer: &Printer) -> anyhow::Result<()> {
         args.registry.as_deref(),
         &args.key,
         args.dry_run,
+        printer,
     )?;
     let m = &published.metadata;
     printer.step(format!(

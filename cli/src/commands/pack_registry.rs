@@ -1,16 +1,14 @@
 //! `modularbase pack search | info | yank | owner`: thin views on the registry's API.
 
 use anyhow::Context;
-use modularbase_pack::{OkResponse, OwnerList, OwnersChange, PackDetails, SearchResponse};
-use reqwest::Method;
 
 use crate::cli::{InfoArgs, OwnerAction, OwnerArgs, SearchArgs, YankArgs};
 use crate::client::RegistryClient;
 use crate::home::Home;
 use crate::printer::{Printer, human_bytes};
 
-fn client(registry: Option<&str>) -> anyhow::Result<RegistryClient> {
-    RegistryClient::from_home(&Home::locate()?, registry)
+fn client(registry: Option<&str>, printer: &Printer) -> anyhow::Result<RegistryClient> {
+    RegistryClient::from_home(&Home::locate()?, registry, printer)
 }
 
 fn json_line<T: serde::Serialize>(value: &T, printer: &Printer) -> anyhow::Result<()> {
@@ -20,7 +18,7 @@ fn json_line<T: serde::Serialize>(value: &T, printer: &Printer) -> anyhow::Resul
 
 /// `pack search QUERY`: a table of matches, or `--json`.
 pub(crate) fn search(args: &SearchArgs, printer: &Printer) -> anyhow::Result<()> {
-    let client = client(args.registry.as_deref())?;
+    let client = client(args.registry.as_deref(), printer)?;
     let mut query = vec![
         ("q", args.query.clone()),
         ("page", args.page.to_string()),
@@ -29,11 +27,7 @@ pub(crate) fn search(args: &SearchArgs, printer: &Printer) -> anyhow::Result<()>
     query.extend(args.kind.clone().map(|k| ("kind", k)));
     query.extend(args.domain.clone().map(|d| ("domain", d)));
     query.extend(args.sort.clone().map(|s| ("sort", s)));
-    let mut url = reqwest::Url::parse(&client.url).context("the registry URL is invalid")?;
-    url.query_pairs_mut().extend_pairs(&query);
-    let path = format!("/api/v1/packs?{}", url.query().unwrap_or_default());
-    let found: SearchResponse =
-        client.send(client.request(Method::GET, &path, false)?, "the search")?;
+    let found = client.search(&query)?;
     if args.json {
         return json_line(&found, printer);
     }
@@ -58,12 +52,8 @@ pub(crate) fn search(args: &SearchArgs, printer: &Printer) -> anyhow::Result<()>
 
 /// `pack info ID`: metadata, owners and versions.
 pub(crate) fn info(args: &InfoArgs, printer: &Printer) -> anyhow::Result<()> {
-    let client = client(args.registry.as_deref())?;
-    let path = format!("/api/v1/packs/{}", args.id);
-    let details: PackDetails = client.send(
-        client.request(Method::GET, &path, false)?,
-        &format!("`{}`", args.id),
-    )?;
+    let client = client(args.registry.as_deref(), printer)?;
+    let details = client.details(&args.id)?;
     if args.json {
         return json_line(&details, printer);
     }
@@ -101,18 +91,14 @@ pub(crate) fn yank(args: &YankArgs, printer: &Printer) -> anyhow::Result<()> {
         .pack
         .split_once('@')
         .context("name the version to yank as ID@VERSION, for example `python_code@1.0.0`")?;
-    let client = client(args.registry.as_deref())?;
-    let (method, action) = if args.undo {
-        (Method::PUT, "unyank")
-    } else {
-        (Method::DELETE, "yank")
-    };
-    let request = client.request(
-        method,
-        &format!("/api/v1/packs/{id}/{version}/{action}"),
-        true,
-    )?;
-    let _: OkResponse = client.send(request, &format!("to {action} {id}@{version}"))?;
+    let id: modularbase_pack::PackId = id
+        .parse()
+        .with_context(|| format!("`{}` does not name a pack", args.pack))?;
+    let version: semver::Version = version
+        .parse()
+        .with_context(|| format!("`{version}` in `{}` is not a version", args.pack))?;
+    let client = client(args.registry.as_deref(), printer)?;
+    client.yank(&id, &version, args.undo)?;
     printer.line(format!(
         "{} {id}@{version}",
         if args.undo { "Unyanked" } else { "Yanked" }
@@ -122,30 +108,16 @@ pub(crate) fn yank(args: &YankArgs, printer: &Printer) -> anyhow::Result<()> {
 
 /// `pack owner list|add|remove ID [LOGIN…]`.
 pub(crate) fn owner(args: &OwnerArgs, printer: &Printer) -> anyhow::Result<()> {
-    let client = client(args.registry.as_deref())?;
-    let path = format!("/api/v1/packs/{}/owners", args.id);
-    let change = |method: Method| -> anyhow::Result<()> {
-        let body = OwnersChange {
-            users: args.logins.clone(),
-        };
-        let _: OkResponse = client.send(
-            client.request(method, &path, true)?.json(&body),
-            "the owner change",
-        )?;
-        Ok(())
-    };
+    let client = client(args.registry.as_deref(), printer)?;
     match args.action {
         OwnerAction::List => {
-            let owners: OwnerList = client.send(
-                client.request(Method::GET, &path, false)?,
-                &format!("`{}`", args.id),
-            )?;
+            let owners = client.owners(&args.id)?;
             for user in owners.users {
                 printer.output(user.login);
             }
         }
         OwnerAction::Add => {
-            change(Method::PUT)?;
+            client.change_owners(&args.id, true, &args.logins)?;
             printer.line(format!(
                 "Added {} as owner(s) of {}",
                 args.logins.join(", "),
@@ -153,7 +125,7 @@ pub(crate) fn owner(args: &OwnerArgs, printer: &Printer) -> anyhow::Result<()> {
             ));
         }
         OwnerAction::Remove => {
-            change(Method::DELETE)?;
+            client.change_owners(&args.id, false, &args.logins)?;
             printer.line(format!(
                 "Removed {} from the owners of {}",
                 args.logins.join(", "),

@@ -6,7 +6,7 @@ use modularbase_pack::PackId;
 use semver::VersionReq;
 
 use crate::cli::ResolveArgs;
-use crate::client::RegistryClient;
+use crate::client::{NetFlags, RegistryClient};
 use crate::home::Home;
 use crate::ops::HttpIndex;
 use crate::printer::{Printer, human_bytes};
@@ -37,18 +37,6 @@ pub(crate) fn parse_request(text: &str) -> anyhow::Result<(PackId, VersionReq)> 
     ))
 }
 
-/// The versions the lock holds, by pack.
-pub(crate) fn locked_versions(
-    home: &Home,
-) -> anyhow::Result<std::collections::BTreeMap<PackId, semver::Version>> {
-    Ok(home
-        .lock()?
-        .packs
-        .into_iter()
-        .map(|p| (p.id, p.version))
-        .collect())
-}
-
 /// Resolves the request against the registry and prints the plan.
 pub(crate) fn run(args: &ResolveArgs, printer: &Printer) -> anyhow::Result<()> {
     let home = Home::locate()?;
@@ -57,12 +45,23 @@ pub(crate) fn run(args: &ResolveArgs, printer: &Printer) -> anyhow::Result<()> {
         .iter()
         .map(|p| parse_request(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let index = HttpIndex::new(
+    let lock = {
+        let _guard = home.shared(printer)?;
+        home.lock()?
+    };
+    let flags = NetFlags {
+        timeout: args.net.timeout,
+        retries: args.net.retries,
+    };
+    let client = RegistryClient::open(
         &home,
-        RegistryClient::from_home(&home, args.registry.as_deref())?,
-        false,
+        args.registry.as_deref(),
+        lock.registry(),
+        flags,
+        printer,
     )?;
-    let resolution = crate::resolve::resolve(&index, &requests, &locked_versions(&home)?)?;
+    let index = HttpIndex::new(&home, client, false)?;
+    let resolution = crate::resolve::resolve(&index, &requests, &lock.versions())?;
     if args.json {
         let records: Vec<_> = resolution.packs.values().collect();
         printer.output(serde_json::to_string(&records).context("cannot serialise the plan")?);

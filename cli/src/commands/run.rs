@@ -8,7 +8,7 @@ use crate::printer::Printer;
 
 /// Answers one prompt.
 pub(crate) fn run(args: &RunArgs, printer: &Printer) -> anyhow::Result<()> {
-    let (mut runtime, forced) = crate::ops::open_runtime(&args.set, printer)?;
+    let (mut runtime, forced) = super::pack_set::open_runtime(&args.set, printer)?;
     let options = RunOptions {
         max_tokens: args.max_tokens,
         sampling: Sampling {

@@ -8,12 +8,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use modularbase_pack::{IndexRecord, PackId, parse_index_lines};
-use reqwest::Method;
-use reqwest::header::{ETAG, IF_NONE_MATCH};
 
-use crate::client::RegistryClient;
+use crate::client::{IndexAnswer, RegistryClient};
 use crate::home::Home;
 use crate::resolve::IndexSource;
 
@@ -33,16 +31,16 @@ pub struct HttpIndex {
 struct Fetched {
     /// Every record of each pack fetched.
     records: HashMap<PackId, Vec<IndexRecord>>,
-    /// Prefetches that failed, kept until `records` reports them for their pack.
-    failed: HashMap<PackId, anyhow::Error>,
+    /// Fetches that failed (prefetched or not), with their whole cause, reported for their
+    /// pack every time it is asked for.
+    failed: HashMap<PackId, String>,
 }
 
 impl HttpIndex {
     /// The index of `client`'s registry, cached under the home; `offline` reads the cache
     /// alone.
     pub fn new(home: &Home, client: RegistryClient, offline: bool) -> anyhow::Result<Self> {
-        let host = client.url.replace("://", "_").replace(['/', ':'], "_");
-        let cache = home.root().join("cache").join("index").join(host);
+        let cache = home.index_cache(&client.url);
         home.ensure_dir(&cache)?;
         Ok(Self {
             client,
@@ -50,6 +48,11 @@ impl HttpIndex {
             offline,
             fetched: Mutex::default(),
         })
+    }
+
+    /// The registry's client.
+    pub fn client(&self) -> &RegistryClient {
+        &self.client
     }
 
     /// The fetched state (a worker that panicked leaves nothing half-written in it).
@@ -66,33 +69,24 @@ impl HttpIndex {
             })?;
             return Ok(parse_index_lines(id, &text)?);
         }
-        let mut request = self
-            .client
-            .request(Method::GET, &format!("/index/{id}"), false)?;
         let cached_etag = std::fs::read_to_string(&etag_path)
             .ok()
             .filter(|_| body_path.exists());
-        if let Some(etag) = &cached_etag {
-            request = request.header(IF_NONE_MATCH, etag.trim());
-        }
-        let url = &self.client.url;
-        let response = request
-            .send()
-            .with_context(|| format!("cannot fetch the index of `{id}` from {url}"))?;
-        let text = match response.status().as_u16() {
-            304 => std::fs::read_to_string(&body_path)
+        let text = match self
+            .client
+            .index_file(id, cached_etag.as_deref().map(str::trim))?
+        {
+            IndexAnswer::NotModified => std::fs::read_to_string(&body_path)
                 .with_context(|| format!("cannot read `{}`", body_path.display()))?,
-            404 => return Ok(Vec::new()),
-            200 => {
-                let etag = response
-                    .headers()
-                    .get(ETAG)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let text = response
-                    .text()
-                    .with_context(|| format!("cannot read the index of `{id}` from {url}"))?;
-                std::fs::write(&body_path, &text)
+            IndexAnswer::NotFound => return Ok(Vec::new()),
+            IndexAnswer::Body(text, etag) => {
+                // The ETag goes first and comes back last: a torn write is never revalidated.
+                let _ = std::fs::remove_file(&etag_path);
+                let mut tmp = tempfile::NamedTempFile::new_in(&self.cache)
+                    .with_context(|| format!("cannot write in `{}`", self.cache.display()))?;
+                std::io::Write::write_all(&mut tmp, text.as_bytes())
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| Ok(tmp.persist(&body_path)?))
                     .with_context(|| format!("cannot write `{}`", body_path.display()))?;
                 match etag {
                     Some(etag) => std::fs::write(&etag_path, etag)
@@ -103,7 +97,6 @@ impl HttpIndex {
                 }
                 text
             }
-            status => bail!("the registry at {url} answered {status} for the index of `{id}`"),
         };
         Ok(parse_index_lines(id, &text)?)
     }
@@ -112,17 +105,26 @@ impl HttpIndex {
 impl IndexSource for HttpIndex {
     fn records(&self, id: &PackId) -> anyhow::Result<Vec<IndexRecord>> {
         {
-            let mut fetched = self.fetched();
-            if let Some(error) = fetched.failed.remove(id) {
-                return Err(error);
+            let fetched = self.fetched();
+            if let Some(error) = fetched.failed.get(id) {
+                return Err(anyhow::anyhow!("{error}"));
             }
             if let Some(found) = fetched.records.get(id) {
                 return Ok(found.clone());
             }
         }
-        let records = self.fetch(id)?;
-        self.fetched().records.insert(id.clone(), records.clone());
-        Ok(records)
+        match self.fetch(id) {
+            Ok(records) => {
+                self.fetched().records.insert(id.clone(), records.clone());
+                Ok(records)
+            }
+            Err(error) => {
+                // Asked again, the answer is the same: a failing registry is tried once.
+                let text = format!("{error:#}");
+                self.fetched().failed.insert(id.clone(), text);
+                Err(error)
+            }
+        }
     }
 
     /// Fetches the index files of `ids` not fetched yet on up to [`MAX_IN_FLIGHT`] threads
@@ -155,7 +157,9 @@ impl IndexSource for HttpIndex {
                                 self.fetched().records.insert(id.clone(), records);
                             }
                             Err(error) => {
-                                self.fetched().failed.insert(id.clone(), error);
+                                self.fetched()
+                                    .failed
+                                    .insert(id.clone(), format!("{error:#}"));
                             }
                         }
                     }

@@ -6,12 +6,12 @@ use std::path::Path;
 
 use anyhow::Context;
 use modularbase_pack::{PublishMetadata, PublishResponse, encode_publish_header};
-use reqwest::Method;
 
 use super::sign::{sign_archive, signing_key};
 use super::{BuiltArchive, build_pack};
 use crate::client::RegistryClient;
 use crate::home::Home;
+use crate::printer::Printer;
 
 /// What a publish did (or, dry, would do).
 #[derive(Debug)]
@@ -34,8 +34,9 @@ pub fn publish(
     registry: Option<&str>,
     key_name: &str,
     dry_run: bool,
+    printer: &Printer,
 ) -> anyhow::Result<Published> {
-    let client = RegistryClient::from_home(home, registry)?;
+    let client = RegistryClient::from_home(home, registry, printer)?;
     let key = signing_key(home, key_name)?.with_context(|| {
         format!("publishing needs a signing key and there is no `{key_name}` key: run `modularbase key generate` and `modularbase key register`")
     })?;
@@ -43,7 +44,7 @@ pub fn publish(
     let request = if dry_run {
         None
     } else {
-        Some(client.request(Method::PUT, "/api/v1/packs/new", true)?)
+        Some(client.publish_request()?)
     };
     let built = build_pack(pack_dir)?;
     let metadata = sign_archive(&built, &key)?;
@@ -61,17 +62,14 @@ pub fn publish(
     let header = encode_publish_header(&metadata, archive_len);
     let file = File::open(&built.path)
         .with_context(|| format!("cannot open `{}`", built.path.display()))?;
-    let progress = indicatif::ProgressBar::new(built.size);
-    progress.set_style(
-        indicatif::ProgressStyle::with_template(
-            "  uploading {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    let progress = printer.progress_bar(
+        built.size,
+        "  uploading {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
     );
     let length = header.len() as u64 + built.size;
     let body = std::io::Cursor::new(header).chain(progress.wrap_read(file));
     let what = format!("{}@{}", metadata.id, metadata.vers);
-    let answer = client.send::<PublishResponse>(
+    let answer = client.publish::<PublishResponse>(
         request.body(reqwest::blocking::Body::sized(body, length)),
         &what,
     );

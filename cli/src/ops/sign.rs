@@ -19,7 +19,7 @@ pub fn signature_path(archive: &Path) -> PathBuf {
 
 /// Reads the signing key `name` from the home's `keys/`; `None` when there is no such key.
 pub fn signing_key(home: &Home, name: &str) -> anyhow::Result<Option<SigningKey>> {
-    let path = home.keys_dir().join(format!("{name}.key"));
+    let path = home.private_key_path(name);
     if !path.exists() {
         return Ok(None);
     }

@@ -1,4 +1,4 @@
-//! What the training commands share: options from flags, reading pack directories, and
+//! What the training commands share: reading pack directories, and
 //! the evaluation section of model cards.
 
 use std::path::{Path, PathBuf};
@@ -6,25 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use candle_core::Device;
 use modularbase_pack::{MANIFEST_FILE, Manifest};
-use modularbase_runtime::train::TrainOptions;
 use modularbase_runtime::{BaseModel, BaseWeights, README_FILE, read_base_gguf};
-
-use crate::cli::TrainFlags;
-
-/// The runtime's options for `flags`, checkpointing into `dir/.checkpoint`.
-pub(crate) fn train_options(flags: &TrainFlags, dir: &Path) -> TrainOptions {
-    TrainOptions {
-        steps: flags.steps,
-        batch: flags.batch,
-        seq: flags.seq,
-        lr: flags.lr,
-        seed: flags.seed,
-        checkpoint_every: flags.checkpoint_every,
-        checkpoint_dir: Some(dir.join(".checkpoint")),
-        dense_base: false,
-        prefix_cache: None,
-    }
-}
 
 /// The manifest of the pack directory `dir`.
 pub(crate) fn read_manifest(dir: &Path) -> anyhow::Result<Manifest> {

@@ -77,9 +77,15 @@ pub fn resolve<S: IndexSource>(
             }
             Ok(Resolution { packs })
         }
-        Err(PubGrubError::NoSolution(tree)) => Err(ResolveError::NoSolution(
-            DefaultStringReporter::report_with_formatter(&tree, &report::Explain),
-        )),
+        Err(PubGrubError::NoSolution(tree)) => {
+            let mut why = DefaultStringReporter::report_with_formatter(&tree, &report::Explain);
+            if why.contains("base family") {
+                why.push_str(
+                    "\nA home holds packs for one base family only: remove the packs of the other base first (`modularbase pack remove`), or install them in another MODULARBASE_HOME.",
+                );
+            }
+            Err(ResolveError::NoSolution(why))
+        }
         Err(
             PubGrubError::ErrorRetrievingDependencies { source, .. }
             | PubGrubError::ErrorChoosingVersion { source, .. },

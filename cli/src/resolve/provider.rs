@@ -20,13 +20,16 @@ use semver::Version;
 
 use super::ranges::{compat_to_ranges, req_to_ranges};
 
-/// A node of the resolution: the user's request, or a pack.
+/// A node of the resolution: the user's request, a pack, or the home's base family.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Node {
     /// What was asked for.
     Root,
     /// A pack.
     Pack(PackId),
+    /// The one base family a home's packs run on: every base depends on it being its own
+    /// id, every router and domain pack on it being its `base`, so two families clash.
+    BaseFamily,
 }
 
 impl fmt::Display for Node {
@@ -34,8 +37,25 @@ impl fmt::Display for Node {
         match self {
             Self::Root => f.write_str("your request"),
             Self::Pack(id) => write!(f, "{id}"),
+            Self::BaseFamily => f.write_str("the home's base family"),
         }
     }
+}
+
+/// The [`Node::BaseFamily`] version that stands for `family`: `0.0.0-ID` with `_` written
+/// `-` (pack ids have no `-`, so it reads back unchanged).
+pub(crate) fn family_version(family: &PackId) -> Version {
+    let pre = semver::Prerelease::new(&family.as_str().replace('_', "-"))
+        .unwrap_or(semver::Prerelease::EMPTY);
+    Version {
+        pre,
+        ..Version::new(0, 0, 0)
+    }
+}
+
+/// The family a [`family_version`] stands for.
+pub(crate) fn family_of(version: &Version) -> String {
+    version.pre.as_str().replace('-', "_")
 }
 
 /// The sentinel version "not installed" (below every real version).
@@ -144,7 +164,7 @@ impl<S: IndexSource> DependencyProvider for Provider<'_, S> {
         stats: &PackageResolutionStatistics,
     ) -> Self::Priority {
         let count = match package {
-            Node::Root => 0,
+            Node::Root | Node::BaseFamily => 0,
             Node::Pack(id) => self
                 .candidates(id)
                 .map_or(0, |c| c.iter().filter(|r| range.contains(&r.vers)).count()),
@@ -158,8 +178,10 @@ impl<S: IndexSource> DependencyProvider for Provider<'_, S> {
         package: &Node,
         range: &Ranges<Version>,
     ) -> Result<Option<Version>, SourceError> {
-        let Node::Pack(id) = package else {
-            return Ok(Some(Version::new(0, 0, 0)));
+        let id = match package {
+            Node::Root => return Ok(Some(Version::new(0, 0, 0))),
+            Node::BaseFamily => return Ok(range.as_singleton().cloned()),
+            Node::Pack(id) => id,
         };
         if range.contains(&absent()) {
             return Ok(Some(absent()));
@@ -184,14 +206,18 @@ impl<S: IndexSource> DependencyProvider for Provider<'_, S> {
         package: &Node,
         version: &Version,
     ) -> Result<Dependencies<Node, Ranges<Version>, String>, SourceError> {
-        let Node::Pack(id) = package else {
-            let requests: DependencyConstraints<Node, Ranges<Version>> = self
-                .requests
-                .iter()
-                .map(|(id, r)| (Node::Pack(id.clone()), r.intersection(&real())))
-                .collect();
-            self.prefetch(requests.iter().map(|(node, _)| node));
-            return Ok(Dependencies::Available(requests));
+        let id = match package {
+            Node::Pack(id) => id,
+            Node::BaseFamily => return Ok(Dependencies::Available(Default::default())),
+            Node::Root => {
+                let requests: DependencyConstraints<Node, Ranges<Version>> = self
+                    .requests
+                    .iter()
+                    .map(|(id, r)| (Node::Pack(id.clone()), r.intersection(&real())))
+                    .collect();
+                self.prefetch(requests.iter().map(|(node, _)| node));
+                return Ok(Dependencies::Available(requests));
+            }
         };
         if *version == absent() {
             return Ok(Dependencies::Available(Default::default()));
@@ -214,6 +240,13 @@ impl<S: IndexSource> DependencyProvider for Provider<'_, S> {
                 Node::Pack(base.clone()),
                 compat_to_ranges(&record.base_compat),
             );
+        }
+        let family = match record.kind {
+            modularbase_pack::PackKind::Base => Some(&record.id),
+            _ => record.base.as_ref(),
+        };
+        if let Some(family) = family {
+            constraints.insert(Node::BaseFamily, Ranges::singleton(family_version(family)));
         }
         for conflict in &record.conflicts {
             let allowed = req_to_ranges(&conflict.req)

@@ -4,7 +4,7 @@
 use pubgrub::{Derived, External, Map, Ranges, ReportFormatter, Term};
 use semver::Version;
 
-use super::provider::{Node, absent};
+use super::provider::{Node, absent, family_of};
 
 /// Formats failures for people.
 pub(crate) struct Explain;
@@ -22,9 +22,15 @@ fn range(r: &Ranges<Version>) -> String {
 }
 
 fn versioned(node: &Node, r: &Ranges<Version>) -> String {
+    if *node == Node::BaseFamily {
+        return match r.as_singleton() {
+            Some(family) => format!("base family {}", family_of(family)),
+            None => "a base family".to_owned(),
+        };
+    }
     match (node, range(r).as_str()) {
         (Node::Root, _) | (_, "(any version)") => node.to_string(),
-        (Node::Pack(_), shown) => format!("{node} {shown}"),
+        (Node::Pack(_) | Node::BaseFamily, shown) => format!("{node} {shown}"),
     }
 }
 
@@ -33,7 +39,11 @@ impl Explain {
         let who = match p {
             Node::Root => "you ask for".to_owned(),
             Node::Pack(_) => format!("{} needs", versioned(p, pr)),
+            Node::BaseFamily => "the base family needs".to_owned(),
         };
+        if *d == Node::BaseFamily {
+            return format!("{} runs on {}", versioned(p, pr), versioned(d, dr));
+        }
         if dr.contains(&absent()) {
             let forbidden = dr.complement();
             return format!(

@@ -79,3 +79,79 @@ pub(crate) fn refused(out: &Output, expected: &str) {
         "expected {expected:?} in:\n{stderr}"
     );
 }
+
+/// What a killed install may leave before the next command: a lock that parses (or none),
+/// every pack it locks whole, its files matching the lock's digest and its marker naming
+/// it. Returns the lock.
+pub(crate) fn assert_locked_packs_verify(home: &Path) -> toml::Value {
+    let text = std::fs::read_to_string(home.join("modularbase.lock")).unwrap_or_default();
+    let lock: toml::Value =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("a torn lock: {e}\n{text}"));
+    for pack in lock
+        .get("pack")
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let (id, version) = (
+            pack["id"].as_str().unwrap(),
+            pack["version"].as_str().unwrap(),
+        );
+        let files = pack["files"].as_str().unwrap();
+        let dir = home.join("packs").join(id).join(version);
+        let skip = |p: &Path| p == Path::new(".installed");
+        let digest = modularbase_pack::tree_digest(&dir, &skip)
+            .unwrap_or_else(|e| panic!("{id}@{version} is locked but unreadable: {e}"));
+        assert_eq!(digest.to_string(), files, "{id}@{version}'s files changed");
+        let marker = std::fs::read_to_string(dir.join(".installed")).unwrap();
+        assert_eq!(
+            marker.lines().next(),
+            Some(files),
+            "{id}@{version}'s marker"
+        );
+    }
+    lock
+}
+
+/// The home after a command that changed it: no staging directory, temporary file, retired
+/// pack or pending journal; no version directory the lock does not hold; and every locked
+/// pack's files matching the digest the lock records. Returns the lock.
+pub(crate) fn assert_clean_and_verified(home: &Path) -> toml::Value {
+    let names = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    for name in names(home)
+        .into_iter()
+        .chain(names(&home.join("cache/archives")))
+    {
+        assert!(
+            ![".staging-", ".download-", ".tmp", ".trash", ".transaction"]
+                .iter()
+                .any(|p| name.starts_with(p)),
+            "left in {}: {name}",
+            home.display()
+        );
+    }
+    let lock = assert_locked_packs_verify(home);
+    let locked = lock
+        .get("pack")
+        .and_then(|p| p.as_array())
+        .cloned()
+        .unwrap_or_default();
+    for id in names(&home.join("packs")) {
+        for version in names(&home.join("packs").join(&id)) {
+            assert!(
+                locked
+                    .iter()
+                    .any(|p| p["id"].as_str() == Some(&id)
+                        && p["version"].as_str() == Some(&version)),
+                "packs/{id}/{version} is not in the lock"
+            );
+        }
+    }
+    lock
+}

@@ -7,8 +7,9 @@ use modularbase_runtime::{
     BaseModel, README_FILE, base_manifest, base_shape_table, read_base_gguf, write_base_gguf,
 };
 
+use super::train_options;
 use crate::cli::BaseTrainArgs;
-use crate::ops::{train_options, write_card_section};
+use crate::ops::write_card_section;
 use crate::printer::Printer;
 
 use super::{bpb, device, finish, held_out, progress};

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use candle_core::Device;
 use modularbase_pack::{Manifest, PackKind, WEIGHTS_FILE};
-use modularbase_runtime::train::{Corpus, StepReport, TrainSummary};
+use modularbase_runtime::train::{Corpus, StepReport, TrainOptions, TrainSummary};
 use modularbase_runtime::{
     BaseModel, BitsPerByte, EVAL_WINDOW, PackModule, PackWeights, bits_per_byte, pick_device,
 };
@@ -25,6 +25,21 @@ pub(crate) use router::router;
 
 /// Snippets a pack's routing key is averaged over.
 const KEY_SNIPPETS: usize = 200;
+
+/// The runtime's options for `flags`, checkpointing into `dir/.checkpoint`.
+pub(super) fn train_options(flags: &TrainFlags, dir: &Path) -> TrainOptions {
+    TrainOptions {
+        steps: flags.steps,
+        batch: flags.batch,
+        seq: flags.seq,
+        lr: flags.lr,
+        seed: flags.seed,
+        checkpoint_every: flags.checkpoint_every,
+        checkpoint_dir: Some(dir.join(".checkpoint")),
+        dense_base: false,
+        prefix_cache: None,
+    }
+}
 
 /// The device `flags` names.
 fn device(flags: &TrainFlags, printer: &Printer) -> anyhow::Result<Device> {

@@ -9,8 +9,9 @@ use modularbase_runtime::train::{
 };
 use modularbase_runtime::{BaseConfig, PackConfig, PackModule, PackWeights, Router};
 
+use super::train_options;
 use crate::cli::{PackAlignArgs, PackShapeArgs, PackTrainArgs};
-use crate::ops::{change, open_base, read_manifest, train_options, write_card_section};
+use crate::ops::{change, open_base, read_manifest, write_card_section};
 use crate::printer::Printer;
 
 use super::{

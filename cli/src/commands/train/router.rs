@@ -5,8 +5,9 @@ use modularbase_pack::{MANIFEST_FILE, Manifest, WEIGHTS_FILE};
 use modularbase_runtime::train::{Corpus, key_of_pooled, pooled_snippets, train_router};
 use modularbase_runtime::{README_FILE, calibrate_threshold};
 
+use super::train_options;
 use crate::cli::RouterTrainArgs;
-use crate::ops::{open_base, read_manifest, train_options, write_card_section};
+use crate::ops::{open_base, read_manifest, write_card_section};
 use crate::printer::Printer;
 
 use super::{device, finish, progress, snippet_limit};

@@ -21,7 +21,8 @@ pub(crate) fn publish_examples(
 ) -> anyhow::Result<()> {
     for pack in packs {
         let copy = stage(pack, staging)?;
-        let published = crate::ops::publish(home, &copy, Some(registry), "default", false)?;
+        let published =
+            crate::ops::publish(home, &copy, Some(registry), "default", false, printer)?;
         let m = &pack.manifest;
         let cksum = published.metadata.cksum.to_string();
         printer.line(format!(

@@ -1,0 +1,266 @@
+//! Stage 2: everything the plan needs fetched, verified and unpacked into staging, with
+//! the home unchanged. Archives are downloaded in parallel into temporary files of the
+//! archive cache and kept only once their checksum is the lock's (or the index's, for a
+//! version not locked yet) and their size the one announced.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use modularbase_pack::gguf::{GgufHeader, GgufLimits};
+use modularbase_pack::{
+    ArchiveLimits, IndexRecord, MANIFEST_FILE, Manifest, PackRef, WEIGHTS_FILE, WeightsShape,
+    sha256_file, unpack_archive,
+};
+
+use super::plan::Plan;
+use super::verify::{Checked, check_record_matches, check_shapes};
+use crate::client::RegistryClient;
+use crate::home::{Home, Lock, LockedPack, StagedPack, TrustedKeys};
+use crate::printer::Printer;
+
+/// A verified, staged change, ready for [`super::apply`].
+#[derive(Debug)]
+pub struct Prepared {
+    /// The plan it carries out.
+    pub plan: Plan,
+    /// The packs to move into place.
+    pub staged: Vec<StagedPack>,
+    /// The lock to commit.
+    pub lock: Lock,
+    /// The trusted keys to commit.
+    pub trusted: TrustedKeys,
+    /// The staging directory (removed when dropped).
+    pub staging: Option<tempfile::TempDir>,
+}
+
+/// Fetches, verifies and stages what `plan` needs; `offline` uses the archive cache alone.
+pub fn prepare(
+    home: &Home,
+    client: &RegistryClient,
+    plan: Plan,
+    offline: bool,
+    printer: &Printer,
+) -> anyhow::Result<Prepared> {
+    let mut trusted = home.trusted_keys()?;
+    for record in plan.resolution.packs.values() {
+        if let Some(pinned) = trusted.keys.get(&record.id).filter(|k| **k != record.key) {
+            bail!(
+                "{}@{} is signed by key {} but this home trusts key {} for `{}`; if the publisher really changed keys, run `modularbase key trust {}`",
+                record.id,
+                record.vers,
+                record.key.fingerprint(),
+                pinned.fingerprint(),
+                record.id,
+                record.id
+            );
+        }
+    }
+    let needed: Vec<&IndexRecord> = plan
+        .changes
+        .iter()
+        .filter(|c| c.kind.needs_archive())
+        .filter_map(|c| plan.resolution.packs.get(&c.id))
+        .collect();
+    let archives = fetch_all(home, client, &needed, offline, printer)?;
+    let staging = if needed.is_empty() {
+        None
+    } else {
+        Some(home.staging_dir()?)
+    };
+    let mut staged = Vec::new();
+    let mut packs = Vec::new();
+    let mut checked: Vec<(PackRef, Option<modularbase_pack::PackId>, WeightsShape)> = Vec::new();
+    for (record, archive) in needed.iter().zip(&archives) {
+        let dir = staging
+            .as_ref()
+            .map(|s| s.path().join(format!("{}-{}", record.id, record.vers)))
+            .context("no staging directory")?;
+        let (entry, shape) = stage(home, record, archive, &dir, &plan.registry)?;
+        checked.push((pack_ref(record), entry.base.clone(), shape));
+        staged.push(StagedPack {
+            dir,
+            id: record.id.clone(),
+            version: record.vers.clone(),
+        });
+        packs.push(entry);
+    }
+    for change in plan.changes.iter().filter(|c| !c.kind.needs_archive()) {
+        let Some(kept) = plan
+            .before
+            .get(&change.id)
+            .filter(|_| plan.resolution.packs.contains_key(&change.id))
+        else {
+            continue;
+        };
+        let dir = home.pack_dir(&kept.id, &kept.version);
+        let (manifest, shape) = read_installed(&dir).with_context(|| {
+            format!(
+                "the installed files of {}@{} (`{}`) are refused",
+                kept.id,
+                kept.version,
+                dir.display()
+            )
+        })?;
+        checked.push((
+            PackRef {
+                id: kept.id.clone(),
+                version: kept.version.clone(),
+            },
+            manifest.base.clone(),
+            shape,
+        ));
+        packs.push(kept.clone());
+    }
+    let set: Vec<Checked<'_>> = checked
+        .iter()
+        .map(|(pack, base, shape)| Checked {
+            id: &pack.id,
+            version: &pack.version,
+            base: base.as_ref(),
+            shape,
+        })
+        .collect();
+    check_shapes(&set)?;
+    for record in plan.resolution.packs.values() {
+        trusted.keys.entry(record.id.clone()).or_insert(record.key);
+    }
+    packs.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Prepared {
+        plan,
+        staged,
+        lock: Lock { packs },
+        trusted,
+        staging,
+    })
+}
+
+fn pack_ref(record: &IndexRecord) -> PackRef {
+    PackRef {
+        id: record.id.clone(),
+        version: record.vers.clone(),
+    }
+}
+
+/// Unpacks a verified archive into `dir`, checks it against its record, and writes its
+/// marker last; returns its lock entry and weights shape.
+fn stage(
+    home: &Home,
+    record: &IndexRecord,
+    archive: &Path,
+    dir: &Path,
+    registry: &str,
+) -> anyhow::Result<(LockedPack, WeightsShape)> {
+    let file = std::fs::File::open(archive)
+        .with_context(|| format!("cannot open `{}`", archive.display()))?;
+    let contents = unpack_archive(
+        std::io::BufReader::new(file),
+        dir,
+        &ArchiveLimits::default(),
+        &pack_ref(record),
+    )
+    .with_context(|| format!("cannot install {}@{}", record.id, record.vers))?;
+    check_record_matches(record, &contents.manifest)?;
+    let files = home.seal(dir)?;
+    let manifest = contents.manifest;
+    Ok((
+        LockedPack {
+            id: manifest.id,
+            version: manifest.version,
+            kind: manifest.kind,
+            base: manifest.base,
+            dependencies: manifest.dependencies,
+            cksum: record.cksum,
+            key: record.key,
+            size: record.size,
+            files: Some(files),
+            registry: Some(registry.to_owned()),
+        },
+        contents.weights,
+    ))
+}
+
+/// The manifest and checked weights shape of an installed pack.
+fn read_installed(dir: &Path) -> anyhow::Result<(Manifest, WeightsShape)> {
+    let manifest = Manifest::load(&dir.join(MANIFEST_FILE))?;
+    let header = GgufHeader::open(&dir.join(WEIGHTS_FILE), &GgufLimits::default())?;
+    let shape = WeightsShape::check_pack(&manifest, &header)?;
+    Ok((manifest, shape))
+}
+
+/// Every archive of `records`, verified, fetched in parallel; in the records' order.
+fn fetch_all(
+    home: &Home,
+    client: &RegistryClient,
+    records: &[&IndexRecord],
+    offline: bool,
+    printer: &Printer,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let total: u64 = records.iter().map(|r| r.size).sum();
+    let progress = printer.progress_bar(
+        total,
+        "  downloading {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+    );
+    let fetched: Vec<anyhow::Result<PathBuf>> = std::thread::scope(|scope| {
+        let progress = &progress;
+        let workers: Vec<_> = records
+            .iter()
+            .map(|record| {
+                scope.spawn(move || fetch_verified(home, client, record, offline, progress))
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a download stopped unexpectedly")))
+            })
+            .collect()
+    });
+    progress.finish_and_clear();
+    fetched.into_iter().collect()
+}
+
+/// The cached archive of `record`: its signature verified first, then downloaded unless
+/// the cache holds it whole, its checksum and size verified.
+fn fetch_verified(
+    home: &Home,
+    client: &RegistryClient,
+    record: &IndexRecord,
+    offline: bool,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<PathBuf> {
+    let what = format!("{}@{}", record.id, record.vers);
+    record
+        .key
+        .verify_pack(&record.id, &record.vers, &record.cksum, &record.sig)
+        .with_context(|| {
+            format!("{what} is not signed by the key the index names; nothing was installed")
+        })?;
+    let path = home.cached_archive(&record.cksum);
+    let cached = path.exists()
+        && sha256_file(&path)
+            .is_ok_and(|(digest, size)| digest == record.cksum && size == record.size);
+    if !cached {
+        if offline {
+            bail!("{what} is not in the archive cache; run once without --offline");
+        }
+        let tmp = home.download_file()?;
+        let mut out = BufWriter::new(tmp.as_file());
+        client.download(&record.id, &record.vers, record.size, &mut out, progress)?;
+        out.flush()
+            .and_then(|()| tmp.as_file().sync_all())
+            .with_context(|| format!("cannot write the archive of {what}"))?;
+        drop(out);
+        let (digest, _) = sha256_file(tmp.path()).context("cannot read the downloaded archive")?;
+        if digest != record.cksum {
+            bail!(
+                "the archive of {what} has SHA-256 {digest} but the index says {}; it was corrupted or tampered with, nothing was installed",
+                record.cksum
+            );
+        }
+        tmp.persist(&path)
+            .with_context(|| format!("cannot store the archive of {what} in the cache"))?;
+    }
+    Ok(path)
+}
