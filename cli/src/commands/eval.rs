@@ -74,6 +74,11 @@ pub(crate) fn run(args: &EvalArgs, printer: &Printer) -> anyhow::Result<()> {
         }
         texts.push(text);
     }
+    // Read from the installed set, the home stays as it is until the figures are out.
+    let _guard = match &args.base {
+        None => Some(Home::locate()?.shared(printer)?),
+        Some(_) => None,
+    };
     let (base_dir, others, home) = pack_set(args)?;
     let mut runtime = Runtime::open(&base_dir, &others, u64::MAX / 2, &device)
         .with_context(|| format!("cannot open the base in `{}`", base_dir.display()))?;

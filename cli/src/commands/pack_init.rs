@@ -76,7 +76,10 @@ pub(crate) fn run(args: &InitArgs, printer: &Printer) -> anyhow::Result<()> {
                 layers,
             )
         }
-        _ => base_shape(&home, args.base.as_deref())?,
+        _ => {
+            let _guard = home.shared(printer)?;
+            base_shape(&home, args.base.as_deref())?
+        }
     };
     let id = args
         .id
