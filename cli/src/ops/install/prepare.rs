@@ -62,7 +62,6 @@ pub fn prepare(
         .filter(|c| c.kind.needs_archive())
         .filter_map(|c| plan.resolution.packs.get(&c.id))
         .collect();
-    let archives = fetch_all(home, client, &needed, offline, printer)?;
     let staging = if needed.is_empty() {
         None
     } else {
@@ -71,19 +70,26 @@ pub fn prepare(
     let mut staged = Vec::new();
     let mut packs = Vec::new();
     let mut checked: Vec<(PackRef, Option<modularbase_pack::PackId>, WeightsShape)> = Vec::new();
-    for (record, archive) in needed.iter().zip(&archives) {
-        let dir = staging
-            .as_ref()
-            .map(|s| s.path().join(format!("{}-{}", record.id, record.vers)))
-            .context("no staging directory")?;
-        let (entry, shape) = stage(home, record, archive, &dir, &plan.registry)?;
-        checked.push((pack_ref(record), entry.base.clone(), shape));
-        staged.push(StagedPack {
-            dir,
-            id: record.id.clone(),
-            version: record.vers.clone(),
-        });
-        packs.push(entry);
+    if let Some(dir) = &staging {
+        let target = Target {
+            home,
+            client,
+            offline,
+            staging: dir.path(),
+            registry: &plan.registry,
+        };
+        for (pack, entry, shape) in stage_all(&target, &needed, printer)? {
+            checked.push((
+                PackRef {
+                    id: pack.id.clone(),
+                    version: pack.version.clone(),
+                },
+                entry.base.clone(),
+                shape,
+            ));
+            staged.push(pack);
+            packs.push(entry);
+        }
     }
     for change in plan.changes.iter().filter(|c| !c.kind.needs_archive()) {
         let Some(kept) = plan
@@ -188,25 +194,53 @@ fn read_installed(dir: &Path) -> anyhow::Result<(Manifest, WeightsShape)> {
     Ok((manifest, shape))
 }
 
-/// Every archive of `records`, verified, fetched in parallel; in the records' order.
-fn fetch_all(
-    home: &Home,
-    client: &RegistryClient,
-    records: &[&IndexRecord],
+/// Where and how the packs of one install are fetched and staged.
+struct Target<'a> {
+    home: &'a Home,
+    client: &'a RegistryClient,
     offline: bool,
+    staging: &'a Path,
+    registry: &'a str,
+}
+
+/// Every pack of `records` fetched, verified and staged, each on its own thread (a pack is
+/// unpacked as soon as its download is checked, beside the others' downloads); in the
+/// records' order.
+fn stage_all(
+    target: &Target<'_>,
+    records: &[&IndexRecord],
     printer: &Printer,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> anyhow::Result<Vec<(StagedPack, LockedPack, WeightsShape)>> {
     let total: u64 = records.iter().map(|r| r.size).sum();
     let progress = printer.progress_bar(
         total,
         "  downloading {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
     );
-    let fetched: Vec<anyhow::Result<PathBuf>> = std::thread::scope(|scope| {
+    let done: Vec<anyhow::Result<_>> = std::thread::scope(|scope| {
         let progress = &progress;
         let workers: Vec<_> = records
             .iter()
             .map(|record| {
-                scope.spawn(move || fetch_verified(home, client, record, offline, progress))
+                scope.spawn(move || {
+                    let archive = fetch_verified(
+                        target.home,
+                        target.client,
+                        record,
+                        target.offline,
+                        progress,
+                    )?;
+                    let dir = target
+                        .staging
+                        .join(format!("{}-{}", record.id, record.vers));
+                    let (entry, shape) =
+                        stage(target.home, record, &archive, &dir, target.registry)?;
+                    let pack = StagedPack {
+                        dir,
+                        id: record.id.clone(),
+                        version: record.vers.clone(),
+                    };
+                    Ok((pack, entry, shape))
+                })
             })
             .collect();
         workers
@@ -218,7 +252,7 @@ fn fetch_all(
             .collect()
     });
     progress.finish_and_clear();
-    fetched.into_iter().collect()
+    done.into_iter().collect()
 }
 
 /// The cached archive of `record`: its signature verified first, then downloaded unless
