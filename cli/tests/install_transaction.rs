@@ -54,31 +54,40 @@ fn no_lock_on_the_home_a_second_process_waits_for_the_lock() {
     lock_file.lock().unwrap();
     std::io::Write::write_all(&mut &lock_file, std::process::id().to_string().as_bytes()).unwrap();
 
-    let child = Command::new(env!("CARGO_BIN_EXE_modularbase"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modularbase"))
         .args(["pack", "install", "--registry", &registry.url, "tiny_base"])
         .env("MODULARBASE_HOME", &home)
         .env_remove("MODULARBASE_REGISTRY")
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        !home.join("modularbase.lock").exists(),
-        "nothing is written while another process holds the home"
-    );
-    drop(lock_file);
-    let out = child.wait_with_output().unwrap();
-    succeeded(&out);
+    // Its stderr, line by line, read beside it.
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (lines, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(stderr) {
+            let _ = lines.send(line.unwrap_or_default());
+        }
+    });
     let expected = format!(
         "waiting for the lock on {} held by PID {}",
         home.display(),
         std::process::id()
     );
+    let first = said.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert!(first.contains(&expected), "{first}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "it waits");
     assert!(
-        text(&out.stderr).contains(&expected),
-        "{}",
-        text(&out.stderr)
+        !home.join("modularbase.lock").exists(),
+        "nothing is written while another process holds the home"
+    );
+    drop(lock_file);
+    assert!(
+        child.wait().unwrap().success(),
+        "{:?}",
+        said.try_iter().collect::<Vec<_>>()
     );
     assert!(home.join("packs/tiny_base/1.0.0/pack.toml").is_file());
 }
