@@ -298,12 +298,12 @@ pub struct WhoAmI {
     /// The login of the user the token belongs to.
     #[cfg_attr(feature = "openapi", schema(example = "ada"))]
     pub login: String,
-    /// The token's scopes by name (`publish-new`, `publish-update`, `yank`, `owners`), in
-    /// that order. Names rather than an enum, so a client keeps working when a registry
+    /// The token's scopes by name (`publish-new`, `publish-update`, `yank`, `owners`,
+    /// `keys`), in that order. Names rather than an enum, so a client keeps working when a registry
     /// grows a scope it does not know.
     #[cfg_attr(
         feature = "openapi",
-        schema(example = json!(["publish-new", "publish-update", "yank", "owners"]))
+        schema(example = json!(["publish-new", "publish-update", "yank", "owners", "keys"]))
     )]
     pub scopes: Vec<String>,
 }

@@ -14,6 +14,8 @@ pub struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) public_url: Arc<str>,
     pub(crate) max_publish_bytes: u64,
+    /// Longest wait for the next bytes of a publish body.
+    pub(crate) body_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -29,6 +31,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             public_url: Arc::from(public_url.trim_end_matches('/')),
             max_publish_bytes,
+            body_timeout: crate::config::DEFAULT_BODY_TIMEOUT,
         })
     }
 }

@@ -4,9 +4,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngExt;
@@ -26,15 +28,18 @@ pub enum Scope {
     Yank,
     /// Add and remove owners.
     Owners,
+    /// Register and revoke the user's signing keys.
+    Keys,
 }
 
 impl Scope {
     /// Every scope, the default for a user's first token.
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::PublishNew,
         Scope::PublishUpdate,
         Scope::Yank,
         Scope::Owners,
+        Scope::Keys,
     ];
 
     /// The scope's name in tokens and on the command line.
@@ -44,6 +49,7 @@ impl Scope {
             Self::PublishUpdate => "publish-update",
             Self::Yank => "yank",
             Self::Owners => "owners",
+            Self::Keys => "keys",
         }
     }
 }
@@ -62,7 +68,7 @@ impl FromStr for Scope {
             .find(|scope| scope.as_str() == s)
             .ok_or_else(|| {
                 format!(
-                    "`{s}` is not a token scope; use publish-new, publish-update, yank or owners"
+                    "`{s}` is not a token scope; use publish-new, publish-update, yank, owners or keys"
                 )
             })
     }
@@ -134,15 +140,93 @@ impl Caller {
 
     /// Refuses with 403 unless the token carries `scope`.
     pub(crate) fn require(&self, scope: Scope) -> Result<(), AppError> {
-        if self.scopes.contains(&scope) {
-            Ok(())
+        self.require_any(&[scope])
+    }
+
+    /// Refuses with 403 unless the token carries one of `scopes` (at least one); the
+    /// sentence names the first as the one to ask for.
+    fn require_any(&self, scopes: &[Scope]) -> Result<(), AppError> {
+        if scopes.iter().any(|scope| self.scopes.contains(scope)) {
+            return Ok(());
+        }
+        let Some((first, others)) = scopes.split_first() else {
+            return Err(AppError::forbidden("this token may not do this"));
+        };
+        let lacking = if others.is_empty() {
+            format!("the `{first}` scope")
         } else {
-            Err(AppError::forbidden(format!(
-                "this token lacks the `{scope}` scope; create one that has it with `modularbase registry token create --user {} --scope {scope}`",
-                self.login
-            )))
+            let others: Vec<String> = others.iter().map(|s| format!("the `{s}` scope")).collect();
+            format!(
+                "the `{first}` scope and {}, one of which this needs",
+                others.join(" and ")
+            )
+        };
+        let alternatives: String = others
+            .iter()
+            .map(|s| format!(" (or `--scope {s}`)"))
+            .collect();
+        Err(AppError::forbidden(format!(
+            "this token lacks {lacking}; create one that has it with `modularbase registry token create --user {} --scope {first}`{alternatives}",
+            self.login
+        )))
+    }
+}
+
+/// Who may call a route: declared once per route in `routes::api_routes` and enforced
+/// there by [`check_access`] before the handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Anyone, without a token.
+    Public,
+    /// Any valid token, whatever its scopes.
+    Token,
+    /// A valid token carrying this scope.
+    Scope(Scope),
+    /// A valid token carrying at least one of these scopes; the handler then requires the
+    /// one that applies (publish: `publish-new` for a new pack, `publish-update` otherwise).
+    AnyScope(&'static [Scope]),
+}
+
+impl Access {
+    /// The scopes of which a token needs one (empty: none, or no token at all).
+    pub(crate) fn scopes(self) -> Vec<Scope> {
+        match self {
+            Self::Public | Self::Token => Vec::new(),
+            Self::Scope(scope) => vec![scope],
+            Self::AnyScope(scopes) => scopes.to_vec(),
         }
     }
+
+    /// Refuses with 403 unless `caller`'s token satisfies this access.
+    fn allow(self, caller: &Caller) -> Result<(), AppError> {
+        match self {
+            Self::Public | Self::Token => Ok(()),
+            Self::Scope(scope) => caller.require(scope),
+            Self::AnyScope(scopes) => caller.require_any(scopes),
+        }
+    }
+}
+
+/// The route layer of every non-public route: authenticates the token (401), checks the
+/// route's declared [`Access`] (403), and hands the [`Caller`] on to the handler in the
+/// request's extensions, where its extractor finds it.
+pub(crate) async fn check_access(
+    State((state, access)): State<(AppState, Access)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    if access != Access::Public {
+        let caller = match Caller::from_request_parts(&mut parts, &state).await {
+            Ok(caller) => caller,
+            Err(refusal) => return refusal.into_response(),
+        };
+        if let Err(refusal) = access.allow(&caller) {
+            return refusal.into_response();
+        }
+        parts.extensions.insert(caller);
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -152,6 +236,10 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // The route's access check (`routes::check_access`) already authenticated it.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -200,6 +288,13 @@ mod tests {
     #[test]
     fn scopes_round_trip_and_refuse_unknown_names() {
         assert_eq!(scopes_from_text(&scopes_to_text(&Scope::ALL)), Scope::ALL);
+        assert_eq!(
+            scopes_to_text(&Scope::ALL),
+            "publish-new,publish-update,yank,owners,keys"
+        );
+        for scope in Scope::ALL {
+            assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
+        }
         assert!(
             "admin"
                 .parse::<Scope>()

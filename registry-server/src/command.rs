@@ -8,7 +8,11 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use crate::auth::Scope;
-use crate::config::{DEFAULT_MAX_PUBLISH_BYTES, RegistryConfig};
+use crate::config::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_PUBLISH_BYTES,
+    DEFAULT_REQUEST_TIMEOUT, RegistryConfig,
+};
 
 /// Run and administer a self-hosted registry.
 #[derive(Debug, Subcommand)]
@@ -59,6 +63,46 @@ pub struct ServeArgs {
     /// Largest publish body in bytes; larger uploads get 413.
     #[arg(long, default_value_t = DEFAULT_MAX_PUBLISH_BYTES)]
     pub max_publish_bytes: u64,
+    /// Seconds a client has to send a request's line and headers; then the connection is
+    /// closed (slow clients cannot hold connections open).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = DEFAULT_HEADER_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub header_timeout: u64,
+    /// Seconds a publish may go without sending body bytes; then it gets 408 and its
+    /// partial upload is removed.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = DEFAULT_BODY_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub body_timeout: u64,
+    /// Seconds any request but a publish may take in all; then it gets 503.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = DEFAULT_REQUEST_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub request_timeout: u64,
+    /// Seconds an idle keep-alive connection waits for its next request.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = DEFAULT_KEEP_ALIVE_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub keep_alive_timeout: u64,
+    /// Most open connections; further ones are answered 503 and closed.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Most open connections from one client IP address; further ones get 503.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    pub max_connections_per_ip: usize,
 }
 
 /// `registry user …`.
@@ -88,7 +132,7 @@ pub enum TokenCommand {
         /// A label to recognise it by.
         #[arg(long, default_value = "cli")]
         name: String,
-        /// What it may do (repeat; default: every scope).
+        /// What it may do: publish-new, publish-update, yank, owners or keys (repeat; default: every scope).
         #[arg(long = "scope", value_parser = parse_scope)]
         scopes: Vec<Scope>,
         #[command(flatten)]
@@ -147,6 +191,12 @@ async fn run_async(command: RegistryCommand) -> anyhow::Result<()> {
             let mut config = RegistryConfig::new(args.addr, args.data.data);
             config.public_url = args.public_url;
             config.max_publish_bytes = args.max_publish_bytes;
+            config.header_timeout = Duration::from_secs(args.header_timeout);
+            config.body_timeout = Duration::from_secs(args.body_timeout);
+            config.request_timeout = Duration::from_secs(args.request_timeout);
+            config.keep_alive_timeout = Duration::from_secs(args.keep_alive_timeout);
+            config.max_connections = args.max_connections;
+            config.max_connections_per_ip = args.max_connections_per_ip;
             crate::server::serve(config).await
         }
         RegistryCommand::User(UserCommand::Add { name, data }) => {

@@ -21,11 +21,14 @@
 mod admin;
 mod app;
 mod auth;
+mod catalog;
 mod command;
 mod config;
 mod db;
+mod envelope;
 mod error;
 mod metrics;
+mod router;
 mod routes;
 mod server;
 mod storage;

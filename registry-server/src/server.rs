@@ -1,13 +1,40 @@
-//! Binding, serving and shutting down gracefully (in-flight requests finish).
+//! Binding, serving and shutting down gracefully (in-flight requests finish), under time
+//! and connection limits:
+//!
+//! - a request's line and headers must arrive within the header timeout, and a keep-alive
+//!   connection idles at most the keep-alive timeout (hyper's timer, [`connection`]);
+//! - connections are limited in total and per client IP; one over a limit is answered 503
+//!   with the JSON error envelope and closed;
+//! - a publish body may stall at most the body timeout (the publish handler);
+//! - every other request has the request timeout to produce its response ([`deadline`]).
+//!
+//! `axum::serve` has none of the first two (it gives hyper no timer), so the accept loop is
+//! our own, on hyper's HTTP/1 connection builder (HTTP/1 only, as `axum::serve` with axum's
+//! default features was).
+
+mod connection;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::serve::ListenerExt;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use modularbase_pack::paths;
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
 use crate::config::RegistryConfig;
+use crate::error::AppError;
+use connection::{Activity, ConnectionLimits, ConnectionTimer, Tracked};
 
 /// A registry serving in the background of the current tokio runtime.
 #[derive(Debug)]
@@ -45,7 +72,7 @@ pub async fn start(config: RegistryConfig) -> anyhow::Result<RunningServer> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let state = AppState::open(&config.data_dir, &public_url, config.max_publish_bytes)
+    let mut state = AppState::open(&config.data_dir, &public_url, config.max_publish_bytes)
         .await
         .map_err(|e| {
             anyhow::anyhow!(
@@ -53,23 +80,15 @@ pub async fn start(config: RegistryConfig) -> anyhow::Result<RunningServer> {
                 config.data_dir.display()
             )
         })?;
-    let app = crate::routes::router(state.clone());
+    state.body_timeout = config.body_timeout;
+    remove_stale_uploads(&state, config.body_timeout);
+    let app = crate::router::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+        config.request_timeout,
+        deadline,
+    ));
     let flusher = tokio::spawn(flush_downloads_periodically(state.clone()));
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        // Responses go out as headers then body; without TCP_NODELAY a small body waits for
-        // the client's delayed ACK (~40 ms).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("could not set TCP_NODELAY: {e}");
-            }
-        });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(accept_loop(listener, app, config, stopped));
     Ok(RunningServer {
         addr,
         public_url,
@@ -78,6 +97,126 @@ pub async fn start(config: RegistryConfig) -> anyhow::Result<RunningServer> {
         task,
         flusher,
     })
+}
+
+/// How much older than the body timeout a temporary upload must be for start-up to remove it.
+const STALE_UPLOAD_FACTOR: u32 = 2;
+/// The least age at which start-up removes a temporary upload.
+const STALE_UPLOAD_MIN_AGE: Duration = Duration::from_secs(60);
+
+/// Start-up recovery: removes `tmp/upload-*` files last written more than twice the body
+/// timeout (and at least a minute) ago. A live upload writes at least once per body timeout
+/// or is dropped with its file, so such a file is left by a publish that died with an
+/// earlier process. Blobs no version references still wait for `registry gc`.
+fn remove_stale_uploads(state: &AppState, body_timeout: Duration) {
+    let age = (body_timeout * STALE_UPLOAD_FACTOR).max(STALE_UPLOAD_MIN_AGE);
+    let stale = match state.blobs.stale_uploads(age) {
+        Ok(stale) => stale,
+        Err(e) => {
+            tracing::warn!("could not look for stale temporary uploads: {e}");
+            return;
+        }
+    };
+    let mut removed = 0usize;
+    for path in stale {
+        let is_upload = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("upload-"));
+        if !is_upload {
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) => tracing::warn!("could not remove `{}`: {e}", path.display()),
+        }
+    }
+    if removed > 0 {
+        tracing::info!("removed {removed} temporary upload(s) left by interrupted publishes");
+    }
+}
+
+/// Accepts connections until `stopped`, then lets the open ones finish their requests.
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    config: RegistryConfig,
+    mut stopped: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let limits = ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, mostly: wait for some to close.
+                    tracing::warn!("could not accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stopped => break,
+        };
+        // Responses go out as headers then body; without TCP_NODELAY a small body waits for
+        // the client's delayed ACK (~40 ms).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("could not set TCP_NODELAY: {e}");
+        }
+        let admitted = match limits.admit(peer.ip()) {
+            Ok(admitted) => admitted,
+            Err(detail) => {
+                tracing::debug!("refused a connection from {peer}: {detail}");
+                tokio::spawn(connection::refuse(tcp, detail));
+                continue;
+            }
+        };
+        let activity = Arc::new(Activity::default());
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(ConnectionTimer::new(
+            Arc::clone(&activity),
+            config.header_timeout,
+            config.keep_alive_timeout,
+        ))
+        .header_read_timeout(config.header_timeout)
+        .keep_alive(true);
+        let io = TokioIo::new(Tracked::new(tcp, activity));
+        let connection =
+            graceful.watch(http.serve_connection(io, TowerToHyperService::new(app.clone())));
+        tokio::spawn(async move {
+            // A timed-out or reset connection ends here; hyper has closed it.
+            if let Err(e) = connection.await {
+                tracing::debug!("connection from {peer} ended: {e}");
+            }
+            drop(admitted);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Every request but a publish (whose body has its own stall timeout) must produce its
+/// response within `limit`; 503 otherwise. A response body (a download) streams on after.
+async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    if request.method() == Method::PUT && request.uri().path() == paths::PUBLISH {
+        return next.run(request).await;
+    }
+    let api = crate::router::is_api_path(request.uri().path());
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let detail = format!(
+                "the request took longer than this registry's limit of {} s; try again later",
+                limit.as_secs()
+            );
+            if api {
+                AppError::new(StatusCode::SERVICE_UNAVAILABLE, detail).into_response()
+            } else {
+                crate::web::PageError::new(StatusCode::SERVICE_UNAVAILABLE, detail).into_response()
+            }
+        }
+    }
 }
 
 impl RunningServer {
@@ -134,5 +273,71 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::routing::{get, put};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn slow() -> &'static str {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        "done"
+    }
+
+    fn app() -> Router {
+        Router::new()
+            .route("/api/v1/slow", get(slow))
+            .route("/slow", get(slow))
+            .route(paths::PUBLISH, put(slow))
+            .layer(axum::middleware::from_fn_with_state(
+                Duration::from_millis(100),
+                deadline,
+            ))
+    }
+
+    async fn call(method: Method, path: &str) -> (StatusCode, String, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let response = app()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let status = response.status();
+        let kind = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        (status, kind, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_request_past_the_deadline_gets_503_with_the_envelope_on_api_paths() {
+        let (status, kind, body) = call(Method::GET, "/api/v1/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(kind, "application/json");
+        assert!(body.starts_with(r#"{"errors":[{"detail":"#), "{body}");
+        let (status, kind, _) = call(Method::GET, "/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(kind.starts_with("text/html"), "{kind}");
+    }
+
+    #[tokio::test]
+    async fn a_publish_is_not_under_the_request_deadline() {
+        let (status, _, body) = call(Method::PUT, paths::PUBLISH).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, "done");
     }
 }

@@ -41,7 +41,7 @@ fn a_valid_token_answers_with_its_user_and_scopes() {
     let registry = registry();
     let ada = registry.user("ada");
     let _bob = registry.user("bob");
-    let all = ["publish-new", "publish-update", "yank", "owners"];
+    let all = ["publish-new", "publish-update", "yank", "owners", "keys"];
     assert_eq!(
         who(me(&registry, Some(&ada.token))),
         WhoAmI {

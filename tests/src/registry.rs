@@ -99,6 +99,25 @@ impl TestRegistry {
         registry
     }
 
+    /// [`TestRegistry::start_standalone`] with extra `serve` arguments.
+    pub fn start_standalone_with(bin: &Path, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut registry = Self::start_standalone_on(bin, dir.path().join("data"), extra);
+        registry.dir = Some(dir);
+        registry
+    }
+
+    /// [`TestRegistry::start_standalone`] on an existing data directory, with extra `serve`
+    /// arguments (for restart and recovery tests).
+    pub fn start_standalone_on(bin: &Path, data: PathBuf, extra: &[&str]) -> Self {
+        let mut command = Command::new(bin);
+        command
+            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .args(extra);
+        Self::spawn_with(command, data, Admin::Standalone(bin.to_owned()))
+    }
+
     /// Spawns a prepared `serve` command (to test its flags and environment) and waits for
     /// its `listening on URL` line; `data` is the data directory it serves, for `admin`.
     pub fn spawn(command: Command, data: PathBuf) -> Self {

@@ -107,7 +107,7 @@ fn token_list_shows_ids_and_scopes_but_never_secrets() {
             assert!(!line.contains("publish"), "{line}");
         } else {
             assert!(
-                line.contains("publish-new,publish-update,yank,owners"),
+                line.contains("publish-new,publish-update,yank,owners,keys"),
                 "{line}"
             );
         }

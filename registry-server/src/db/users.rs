@@ -139,3 +139,48 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// The `keys` scope's migration gives it to tokens that had every earlier scope (in any
+    /// order) and to no narrower one; run again, it changes nothing.
+    #[tokio::test]
+    async fn the_keys_migration_extends_only_tokens_that_had_every_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).await.unwrap();
+        let user = db.insert_user("ada").await.unwrap().unwrap();
+        let old = [
+            ("all", "publish-new,publish-update,yank,owners"),
+            ("shuffled", "owners,yank,publish-update,publish-new"),
+            ("yank", "yank"),
+            ("publishing", "publish-new,publish-update"),
+        ];
+        for (id, scopes) in old {
+            sqlx::query("INSERT INTO tokens (user_id, name, public_id, secret_hash, scopes) VALUES (?, ?, ?, x'00', ?)")
+                .bind(user)
+                .bind(id)
+                .bind(id)
+                .bind(scopes)
+                .execute(&db.pool)
+                .await
+                .unwrap();
+        }
+        let migration = include_str!("../../../migrations/sqlite/20261201120000_keys_scope.sql");
+        for _ in 0..2 {
+            sqlx::raw_sql(migration).execute(&db.pool).await.unwrap();
+        }
+        let mut scopes = Vec::new();
+        for (id, _) in old {
+            let row = db.token_by_public_id(id).await.unwrap().unwrap();
+            scopes.push(crate::auth::scopes_from_text(&row.scopes));
+        }
+        assert_eq!(scopes[0], Scope::ALL);
+        assert!(scopes[1].contains(&Scope::Keys));
+        assert_eq!(scopes[2], [Scope::Yank]);
+        assert_eq!(scopes[3], [Scope::PublishNew, Scope::PublishUpdate]);
+    }
+}

@@ -26,8 +26,8 @@ pub(crate) async fn download(
     method: Method,
     Path((id, vers)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let id = super::pack_id(&id)?;
-    let vers = super::version(&vers)?;
+    let id = crate::catalog::pack_id(&id)?;
+    let vers = crate::catalog::version(&vers)?;
     let (version_id, cksum, size) = state
         .db
         .archive_of(id.as_str(), &vers)

@@ -26,7 +26,7 @@ pub(crate) async fn records(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let id = super::pack_id(&id)?;
+    let id = crate::catalog::pack_id(&id)?;
     let rows = state.db.index_rows(id.as_str()).await?;
     if rows.is_empty() {
         return Err(AppError::not_found(format!(

@@ -1,4 +1,8 @@
-//! Publishers' signing keys: register, list, revoke.
+//! Publishers' signing keys: register, list, revoke. Registering and revoking need the
+//! `keys` scope, listing one's own keys any token, listing a user's keys none; the route
+//! list (`crate::router::api_routes`) declares and enforces that before these handlers run. A
+//! revoked key can never be registered again, so a token without `keys` (one made to yank,
+//! say) must not be able to destroy its user's keys.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -14,9 +18,9 @@ use crate::error::{AppError, AppResult};
     post, path = "/api/v1/keys", tag = "keys",
     operation_id = "register_key",
     request_body = RegisterKeyRequest,
-    security(("token" = [])),
     responses(
         (status = 200, description = "The key is registered to the caller (idempotent)", body = KeyInfo),
+        (status = 403, description = "The token lacks the `keys` scope", body = ErrorEnvelope),
         (status = 409, description = "The key belongs to another user or was revoked", body = ErrorEnvelope),
     )
 )]
@@ -68,7 +72,6 @@ pub(crate) async fn register(
 #[utoipa::path(
     get, path = "/api/v1/keys", tag = "keys",
     operation_id = "list_own_keys",
-    security(("token" = [])),
     responses(
         (status = 200, description = "The caller's keys", body = KeyList),
         (status = 401, description = "No valid token", body = ErrorEnvelope),
@@ -107,16 +110,17 @@ pub(crate) async fn list_of_user(
     }))
 }
 
-/// `DELETE /api/v1/keys/{fingerprint}`: the key stops being accepted for new publishes;
-/// versions it signed stay valid.
+/// `DELETE /api/v1/keys/{fingerprint}`: the caller's key stops being accepted for new
+/// publishes; versions it signed stay valid. Only the caller's own keys match: another
+/// user's fingerprint is 404, as if it did not exist.
 #[utoipa::path(
     delete, path = "/api/v1/keys/{fingerprint}", tag = "keys",
     operation_id = "revoke_key",
     params(("fingerprint" = String, Path, description = "The key's fingerprint")),
-    security(("token" = [])),
     responses(
         (status = 200, description = "The key is revoked", body = OkResponse),
-        (status = 404, description = "The caller has no active key with this fingerprint", body = ErrorEnvelope),
+        (status = 403, description = "The token lacks the `keys` scope", body = ErrorEnvelope),
+        (status = 404, description = "The caller has no active key with this fingerprint (another user's key is not the caller's to revoke)", body = ErrorEnvelope),
     )
 )]
 pub(crate) async fn revoke(

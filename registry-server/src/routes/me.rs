@@ -11,7 +11,6 @@ use crate::auth::Caller;
 #[utoipa::path(
     get, path = "/api/v1/me", tag = "tokens",
     operation_id = "me",
-    security(("token" = [])),
     responses(
         (status = 200, description = "The token's user and scopes", body = WhoAmI),
         (status = 401, description = "No valid token", body = ErrorEnvelope),

@@ -3,16 +3,21 @@
 //! Operations come from the `#[utoipa::path]` attribute on each handler, schemas from the
 //! wire types themselves: `modularbase_pack`'s, which derive `ToSchema` under its `openapi`
 //! feature. Every operation also gets a `default` response, the error envelope, because
-//! every failure of every route is one. The tests below check the document against
-//! [`super::api_routes`], the list the router is built from.
+//! every failure of every route is one, and its `security` from the route's declared
+//! [`Access`]: none for a public route, the `token` scheme for any token, and one
+//! requirement per accepted scope (`{"token": ["yank"]}`) for a scoped one. The tests below
+//! check the document against [`crate::router::api_routes`], the list the router is built from.
 
 use std::sync::LazyLock;
 
 use axum::Json;
+use axum::http::Method;
 use modularbase_pack::{ErrorDetail, ErrorEnvelope};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
+
+use crate::auth::Access;
 
 /// Name of the shared error response in `components.responses`.
 const ERROR_RESPONSE: &str = "Error";
@@ -52,18 +57,40 @@ const ERROR_RESPONSE: &str = "Error";
 )]
 struct ApiDoc;
 
-/// Adds the error envelope as every operation's `default` response and the API token as a
-/// security scheme.
+/// Name of the API token's security scheme.
+const TOKEN_SCHEME: &str = "token";
+
+/// An operation's `security` for `access`: alternatives, any one of which suffices.
+fn security(access: Access) -> Option<Vec<SecurityRequirement>> {
+    match access {
+        Access::Public => None,
+        Access::Token => Some(vec![SecurityRequirement::new(
+            TOKEN_SCHEME,
+            Vec::<String>::new(),
+        )]),
+        Access::Scope(_) | Access::AnyScope(_) => Some(
+            access
+                .scopes()
+                .into_iter()
+                .map(|scope| SecurityRequirement::new(TOKEN_SCHEME, [scope.as_str()]))
+                .collect(),
+        ),
+    }
+}
+
+/// Adds the error envelope as every operation's `default` response, the API token as a
+/// security scheme, and each operation's security from its route's declared access.
 struct ErrorsAndTokens;
 
 impl Modify for ErrorsAndTokens {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "token",
+            TOKEN_SCHEME,
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
-                "An API token from `modularbase registry user add` or `token create`, optionally after `Bearer `",
+                "An API token from `modularbase registry user add` or `token create`, optionally after `Bearer `; \
+                 an operation that lists scopes needs a token carrying one of them (403 otherwise)",
             ))),
         );
         components.responses.insert(
@@ -80,6 +107,21 @@ impl Modify for ErrorsAndTokens {
                     .build(),
             ),
         );
+        for route in crate::router::api_routes() {
+            let Some(item) = openapi.paths.paths.get_mut(route.path) else {
+                continue;
+            };
+            let operation = match route.method {
+                Method::GET => &mut item.get,
+                Method::PUT => &mut item.put,
+                Method::POST => &mut item.post,
+                Method::DELETE => &mut item.delete,
+                _ => continue,
+            };
+            if let Some(operation) = operation {
+                operation.security = security(route.access);
+            }
+        }
         for item in openapi.paths.paths.values_mut() {
             let operations = [
                 &mut item.get,
@@ -130,7 +172,7 @@ mod tests {
     }
 
     fn routed() -> BTreeSet<(String, String)> {
-        super::super::api_routes()
+        crate::router::api_routes()
             .into_iter()
             .map(|r| (r.method.to_string(), r.path.to_owned()))
             .collect()
@@ -196,7 +238,7 @@ mod tests {
         let state = crate::app::AppState::open(dir.path(), "http://registry.test", 1 << 20)
             .await
             .unwrap();
-        let app = super::super::router(state);
+        let app = crate::router::router(state);
         for (method, path) in documented() {
             let uri = path
                 .replace("{id}", "python_code")
@@ -222,13 +264,63 @@ mod tests {
         }
     }
 
+    /// Each operation's `security` is its route's declared access, and only that.
+    #[test]
+    fn every_operation_states_the_access_its_route_declares() {
+        let doc = serde_json::to_value(&*DOCUMENT).unwrap();
+        for route in crate::router::api_routes() {
+            let method = route.method.as_str().to_lowercase();
+            let operation = &doc["paths"][route.path][&method];
+            let expected = match route.access {
+                Access::Public => serde_json::Value::Null,
+                Access::Token => serde_json::json!([{ "token": [] }]),
+                access => access
+                    .scopes()
+                    .iter()
+                    .map(|scope| serde_json::json!({ "token": [scope.as_str()] }))
+                    .collect(),
+            };
+            assert_eq!(operation["security"], expected, "{method} {}", route.path);
+        }
+    }
+
+    /// The router enforces the declaration: without a token every non-public route is 401
+    /// before its handler runs, and no public one is.
+    #[tokio::test]
+    async fn only_routes_declared_public_answer_without_a_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::app::AppState::open(dir.path(), "http://registry.test", 1 << 20)
+            .await
+            .unwrap();
+        let app = crate::router::router(state);
+        for route in crate::router::api_routes() {
+            let uri = route
+                .path
+                .replace("{id}", "python_code")
+                .replace("{vers}", "1.0.0")
+                .replace("{login}", "ada")
+                .replace("{fingerprint}", "SHA256:abc");
+            let request = Request::builder()
+                .method(route.method.clone())
+                .uri(&uri)
+                .body(Body::empty())
+                .unwrap();
+            let status = app.clone().oneshot(request).await.unwrap().status();
+            if route.access == Access::Public {
+                assert_ne!(status, StatusCode::UNAUTHORIZED, "{} {uri}", route.method);
+            } else {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {uri}", route.method);
+            }
+        }
+    }
+
     #[tokio::test]
     async fn the_document_is_served_as_json() {
         let dir = tempfile::tempdir().unwrap();
         let state = crate::app::AppState::open(dir.path(), "http://registry.test", 1 << 20)
             .await
             .unwrap();
-        let response = super::super::router(state)
+        let response = crate::router::router(state)
             .oneshot(
                 Request::get("/api/openapi.json")
                     .body(Body::empty())

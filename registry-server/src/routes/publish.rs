@@ -5,12 +5,13 @@
 //! archive length, archive bytes.
 
 use std::io::Write;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::http::header::CONTENT_LENGTH;
+use axum::http::{HeaderMap, StatusCode};
 use futures_util::StreamExt;
 use modularbase_pack::{
     ArchiveContents, ArchiveLimits, ErrorEnvelope, HashingWriter, IndexRecord, Manifest, PackRef,
@@ -39,6 +40,7 @@ const MAX_METADATA: usize = 1 << 20;
         (status = 200, description = "The version is published", body = PublishResponse),
         (status = 400, description = "The body, signature, archive or a requirement is refused", body = ErrorEnvelope),
         (status = 403, description = "Missing scope, not an owner, or an unregistered key", body = ErrorEnvelope),
+        (status = 408, description = "The body stalled longer than the registry's body timeout", body = ErrorEnvelope),
         (status = 409, description = "The version exists already", body = ErrorEnvelope),
         (status = 413, description = "The body is over the registry's limit", body = ErrorEnvelope),
     )
@@ -73,7 +75,7 @@ pub(crate) async fn publish(
                 "the publish metadata is larger than 1 MiB",
             ));
         }
-        match stream.next().await {
+        match next_chunk(&mut stream, state.body_timeout).await? {
             Some(chunk) => head.extend_from_slice(&chunk.map_err(body_error)?),
             None => {
                 return Err(AppError::bad_request(
@@ -98,7 +100,8 @@ pub(crate) async fn publish(
     let header_len = (head.len()) as u64;
     let mut received = rest.len() as u64;
     writer.write_all(&rest).map_err(AppError::internal)?;
-    while let Some(chunk) = stream.next().await {
+    // On a stall or any refusal the upload is dropped, which removes its temporary file.
+    while let Some(chunk) = next_chunk(&mut stream, state.body_timeout).await? {
         let chunk = chunk.map_err(body_error)?;
         received += chunk.len() as u64;
         if header_len + received > limit {
@@ -192,6 +195,25 @@ pub(crate) async fn publish(
         vers: metadata.vers,
         warnings,
     }))
+}
+
+/// The next body chunk, or 408 when none arrives within `timeout` (a client that stops
+/// sending would otherwise hold its connection and temporary file forever).
+async fn next_chunk(
+    stream: &mut axum::body::BodyDataStream,
+    timeout: Duration,
+) -> AppResult<Option<Result<axum::body::Bytes, axum::Error>>> {
+    tokio::time::timeout(timeout, stream.next())
+        .await
+        .map_err(|_| {
+            AppError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the publish body stalled: no bytes arrived for {} s; the upload was dropped, send it again",
+                    timeout.as_secs()
+                ),
+            )
+        })
 }
 
 fn version_exists(m: &PublishMetadata) -> AppError {

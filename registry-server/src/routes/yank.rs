@@ -1,12 +1,13 @@
 //! `DELETE …/{vers}/yank` and `PUT …/{vers}/unyank`: hide a version from new resolutions
-//! (it stays downloadable and its number stays taken).
+//! (it stays downloadable and its number stays taken). Both need the `yank` scope, which
+//! the route list (`crate::router::api_routes`) declares and enforces before these handlers run.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use modularbase_pack::{ErrorEnvelope, OkResponse};
 
 use crate::app::AppState;
-use crate::auth::{Caller, Scope};
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 
 /// `DELETE /api/v1/packs/{id}/{vers}/yank`.
@@ -14,7 +15,6 @@ use crate::error::{AppError, AppResult};
     delete, path = "/api/v1/packs/{id}/{vers}/yank", tag = "packs",
     operation_id = "yank_version",
     params(("id" = String, Path, description = "The pack id"), ("vers" = String, Path, description = "The version (semver)")),
-    security(("token" = [])),
     responses(
         (status = 200, description = "The version is yanked", body = OkResponse),
         (status = 403, description = "The caller is not an owner or lacks the `yank` scope", body = ErrorEnvelope),
@@ -34,7 +34,6 @@ pub(crate) async fn yank(
     put, path = "/api/v1/packs/{id}/{vers}/unyank", tag = "packs",
     operation_id = "unyank_version",
     params(("id" = String, Path, description = "The pack id"), ("vers" = String, Path, description = "The version (semver)")),
-    security(("token" = [])),
     responses(
         (status = 200, description = "The version is no longer yanked", body = OkResponse),
         (status = 403, description = "The caller is not an owner or lacks the `yank` scope", body = ErrorEnvelope),
@@ -55,9 +54,8 @@ async fn set_yanked(
     Path((id, vers)): Path<(String, String)>,
     yanked: bool,
 ) -> AppResult<Json<OkResponse>> {
-    let id = super::pack_id(&id)?;
-    let vers = super::version(&vers)?;
-    caller.require(Scope::Yank)?;
+    let id = crate::catalog::pack_id(&id)?;
+    let vers = crate::catalog::version(&vers)?;
     let missing = || AppError::not_found(format!("`{id}@{vers}` is not published here"));
     let pack = state.db.pack(id.as_str()).await?.ok_or_else(missing)?;
     if !state.db.is_owner(pack.id, caller.user_id).await? {

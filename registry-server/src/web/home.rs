@@ -27,8 +27,8 @@ fn top(sort: SearchSort) -> SearchQuery {
 
 /// `GET /`.
 pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, PageError> {
-    let popular = crate::routes::find(&state, &top(SearchSort::Downloads)).await?;
-    let recent = crate::routes::find(&state, &top(SearchSort::Recent)).await?;
+    let popular = crate::catalog::find(&state, &top(SearchSort::Downloads)).await?;
+    let recent = crate::catalog::find(&state, &top(SearchSort::Recent)).await?;
     let totals = state.db.totals().await?;
     let stat = |n: i64, label: &str| {
         html! {

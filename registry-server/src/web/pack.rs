@@ -20,7 +20,7 @@ pub(crate) async fn latest(
     State(state): State<AppState>,
     Valid(Path(id)): Valid<Path<String>>,
 ) -> Result<Html<String>, PageError> {
-    let (row, details) = crate::routes::pack_details(&state, &id).await?;
+    let (row, details) = crate::catalog::pack_details(&state, &id).await?;
     let versions = &details.versions;
     let shown = versions
         .iter()
@@ -36,8 +36,8 @@ pub(crate) async fn version(
     State(state): State<AppState>,
     Valid(Path((id, vers))): Valid<Path<(String, String)>>,
 ) -> Result<Html<String>, PageError> {
-    let vers = crate::routes::version(&vers)?;
-    let (row, details) = crate::routes::pack_details(&state, &id).await?;
+    let vers = crate::catalog::version(&vers)?;
+    let (row, details) = crate::catalog::pack_details(&state, &id).await?;
     let shown = details
         .versions
         .iter()

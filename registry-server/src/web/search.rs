@@ -1,6 +1,7 @@
 //! `/search?q=&kind=&domain=&base=&sort=&page=&per_page=`: results with filters and
 //! pagination. The parameters are the API search's, validated by the same code; an invalid
-//! one is a 400 page that names it.
+//! one is a 400 page that names it. Control characters, which the API refuses, are removed
+//! here with a notice saying so, so a pasted stray byte still searches.
 
 use axum::extract::{Query, State};
 use axum::response::Html;
@@ -8,16 +9,17 @@ use maud::{Markup, html};
 
 use super::{PageError, Valid, format, layout};
 use crate::app::AppState;
+use crate::catalog::{DEFAULT_PER_PAGE, SearchParams};
 use crate::db::{Facets, SearchQuery, SearchSort};
-use crate::routes::{DEFAULT_PER_PAGE, SearchParams};
 
 /// `GET /search`.
 pub(crate) async fn page(
     State(state): State<AppState>,
-    Valid(Query(params)): Valid<Query<SearchParams>>,
+    Valid(Query(mut params)): Valid<Query<SearchParams>>,
 ) -> Result<Html<String>, PageError> {
+    let stripped = params.strip_control_characters();
     let query = params.validate()?;
-    let found = crate::routes::find(&state, &query).await?;
+    let found = crate::catalog::find(&state, &query).await?;
     let facets = state.db.facets().await?;
     let total = found.meta.total;
     let pages = total.div_ceil(u64::from(query.per_page)).max(1);
@@ -28,6 +30,11 @@ pub(crate) async fn page(
     };
     let body = html! {
         h1 { (title) }
+        @if stripped {
+            p.warning.stripped role="status" {
+                "Control characters were removed from the search; these are the results for the text that remained."
+            }
+        }
         (filters(&query, &facets))
         p.count {
             (format::count(total)) @if total == 1 { " pack matches" } @else { " packs match" }

@@ -20,7 +20,7 @@ pub(crate) async fn page(
     state.db.flush_downloads().await?;
     let mut packs = Vec::new();
     for row in state.db.packs_owned_by(&login).await? {
-        packs.push(crate::routes::hit(&state, row).await?);
+        packs.push(crate::catalog::hit(&state, row).await?);
     }
     let keys = state.db.keys_of(&login).await?;
     let body = html! {
