@@ -3,13 +3,13 @@
 //! archive cache and kept only once their checksum is the lock's (or the index's, for a
 //! version not locked yet) and their size the one announced.
 
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use modularbase_pack::gguf::{GgufHeader, GgufLimits};
 use modularbase_pack::{
-    ArchiveLimits, IndexRecord, MANIFEST_FILE, Manifest, PackRef, WEIGHTS_FILE, WeightsShape,
+    ArchiveLimits, HashingWriter, IndexRecord, MANIFEST_FILE, Manifest, PackRef, WEIGHTS_FILE, WeightsShape,
     sha256_file, unpack_archive,
 };
 
@@ -280,13 +280,15 @@ fn fetch_verified(
             bail!("{what} is not in the archive cache; run once without --offline");
         }
         let tmp = home.download_file()?;
-        let mut out = BufWriter::new(tmp.as_file());
+        // Hashed as it is written: the download is read once, not again from disk.
+        let mut out = HashingWriter::new(BufWriter::new(tmp.as_file()));
         client.download(&record.id, &record.vers, record.size, &mut out, progress)?;
-        out.flush()
-            .and_then(|()| tmp.as_file().sync_all())
+        let (buffered, digest, _) = out.finish();
+        buffered
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)
+            .and_then(|file| file.sync_all())
             .with_context(|| format!("cannot write the archive of {what}"))?;
-        drop(out);
-        let (digest, _) = sha256_file(tmp.path()).context("cannot read the downloaded archive")?;
         if digest != record.cksum {
             bail!(
                 "the archive of {what} has SHA-256 {digest} but the index says {}; it was corrupted or tampered with, nothing was installed",
