@@ -217,3 +217,21 @@ fn redirects_to_another_origin_are_refused() {
     refused_with(&out, "redirected to another origin");
     assert_untouched(&home);
 }
+
+#[test]
+fn a_timeout_that_is_not_a_number_is_refused_before_any_request() {
+    let (registry, _ada) = graph();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let out = Command::new(env!("CARGO_BIN_EXE_modularbase"))
+        .args(["pack", "install", "--registry", &registry.url, "tiny_base"])
+        .env("MODULARBASE_HOME", &home)
+        .env("MODULARBASE_HTTP_TIMEOUT", "soon")
+        .output()
+        .unwrap();
+    refused_with(
+        &out,
+        "MODULARBASE_HTTP_TIMEOUT=`soon` is not a whole number of seconds or tries",
+    );
+    assert_untouched(&home);
+}

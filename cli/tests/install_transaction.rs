@@ -409,3 +409,17 @@ fn the_lock_and_config_remember_where_packs_come_from() {
     );
     refused(&zero, "`0` is not a valid value for `net.timeout`");
 }
+
+#[test]
+fn an_oversized_lock_is_refused_before_it_is_read_and_left_as_it_is() {
+    let (registry, _ada) = graph();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let huge = format!("# {}\n", "x".repeat(17 << 20));
+    std::fs::write(home.join("modularbase.lock"), &huge).unwrap();
+    let out = install(dir.path(), &home, &registry, &["tiny_base"]);
+    refused(&out, "modularbase.lock` is larger than 16777216 bytes");
+    assert_eq!(read(&home.join("modularbase.lock")), huge);
+    assert!(!home.join("packs").exists() && !home.join("modularbase.toml").exists());
+}

@@ -79,7 +79,7 @@ impl Home {
             }
         }
         let mut holder = String::new();
-        let _ = file.read_to_string(&mut holder);
+        let _ = (&mut file).take(32).read_to_string(&mut holder);
         let holder = match holder.trim().parse::<u32>() {
             Ok(pid) => format!("held by PID {pid}"),
             Err(_) => "held by another modularbase process".to_owned(),

@@ -35,16 +35,26 @@ pub(super) fn write_marker(dir: &Path) -> anyhow::Result<Sha256Digest> {
     Ok(files)
 }
 
+/// The largest marker read: a digest and a line per file of a pack (a handful).
+const MAX_MARKER_BYTES: u64 = 64 << 10;
+
+/// The marker's text; `None` when it is missing, unreadable or oversized (not ours).
+fn read_marker(dir: &Path) -> Option<String> {
+    super::read_bounded(&dir.join(INSTALLED_MARKER), MAX_MARKER_BYTES)
+        .ok()
+        .flatten()
+}
+
 /// The digest `dir`'s marker names, when the marker is there.
 pub(super) fn marked_digest(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join(INSTALLED_MARKER)).ok()?;
+    let text = read_marker(dir)?;
     text.lines().next().map(str::to_owned)
 }
 
 /// Whether `dir` holds whole files of digest `files`: its marker names it and every file
 /// the marker lists is there at its size.
 pub(super) fn is_whole(dir: &Path, files: &Sha256Digest) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.join(INSTALLED_MARKER)) else {
+    let Some(text) = read_marker(dir) else {
         return false;
     };
     let mut lines = text.lines();

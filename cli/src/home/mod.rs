@@ -195,12 +195,11 @@ impl Home {
 
     fn read_toml<T: for<'de> Deserialize<'de> + Default>(&self, name: &str) -> anyhow::Result<T> {
         let path = self.root.join(name);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
+        match read_bounded(&path, MAX_HOME_FILE_BYTES)? {
+            Some(text) => {
                 toml::from_str(&text).with_context(|| format!("`{}` is not valid", path.display()))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
-            Err(e) => Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+            None => Ok(T::default()),
         }
     }
 
@@ -294,6 +293,30 @@ impl Home {
         };
         Ok((url, token))
     }
+}
+
+/// The largest settings, requests, lock, keys or journal file read (a lock of 10 000 packs
+/// is about 5 MiB).
+const MAX_HOME_FILE_BYTES: u64 = 16 << 20;
+
+/// The text of `path`, `None` when it does not exist; refused when larger than `limit`
+/// bytes, before more than that is read.
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<Option<String>> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+    };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, limit + 1), &mut text)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    if text.len() as u64 > limit {
+        bail!(
+            "`{}` is larger than {limit} bytes; it was not written by modularbase — move it away",
+            path.display()
+        );
+    }
+    Ok(Some(text))
 }
 
 const CONFIG_FILE: &str = "config.toml";

@@ -22,13 +22,11 @@ impl Home {
     /// Completes or removes what an interrupted run left; see the module documentation.
     pub(super) fn recover(&self, printer: &Printer) -> anyhow::Result<()> {
         let journal = self.root.join(JOURNAL_FILE);
-        if journal.exists() {
-            let text = std::fs::read_to_string(&journal)
-                .with_context(|| format!("cannot read `{}`", journal.display()))?;
+        if let Some(text) = super::read_bounded(&journal, super::MAX_HOME_FILE_BYTES)? {
             let journal: Journal = toml::from_str(&text).with_context(|| {
                 format!(
                     "the interrupted change `{}` is unreadable; move it away and reinstall",
-                    self.root.join(JOURNAL_FILE).display()
+                    journal.display()
                 )
             })?;
             printer.step("completing an interrupted change of the home");

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use modularbase_pack::gguf::{GgufHeader, GgufLimits};
 use modularbase_pack::{
-    ArchiveLimits, HashingWriter, IndexRecord, MANIFEST_FILE, Manifest, PackRef, WEIGHTS_FILE, WeightsShape,
-    sha256_file, unpack_archive,
+    ArchiveLimits, HashingWriter, IndexRecord, MANIFEST_FILE, Manifest, PackRef, WEIGHTS_FILE,
+    WeightsShape, sha256_file, unpack_archive,
 };
 
 use super::plan::Plan;
