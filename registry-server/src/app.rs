@@ -16,6 +16,8 @@ pub struct AppState {
     pub(crate) max_publish_bytes: u64,
     /// Longest wait for the next bytes of a publish body.
     pub(crate) body_timeout: std::time::Duration,
+    /// Longest time any other request may take to produce its response.
+    pub(crate) request_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -32,6 +34,7 @@ impl AppState {
             public_url: Arc::from(public_url.trim_end_matches('/')),
             max_publish_bytes,
             body_timeout: crate::config::DEFAULT_BODY_TIMEOUT,
+            request_timeout: crate::config::DEFAULT_REQUEST_TIMEOUT,
         })
     }
 }

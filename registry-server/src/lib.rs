@@ -25,6 +25,7 @@ mod catalog;
 mod command;
 mod config;
 mod db;
+mod deadline;
 mod envelope;
 mod error;
 mod metrics;

@@ -106,6 +106,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(crate::web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.request_timeout,
+            crate::deadline::deadline,
+        ))
         .layer(axum::middleware::from_fn(crate::envelope::one_envelope))
         .layer(axum::middleware::from_fn(crate::web::security_headers))
         .layer(axum::middleware::from_fn_with_state(

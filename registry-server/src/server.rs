@@ -6,7 +6,8 @@
 //! - connections are limited in total and per client IP; one over a limit is answered 503
 //!   with the JSON error envelope and closed;
 //! - a publish body may stall at most the body timeout (the publish handler);
-//! - every other request has the request timeout to produce its response ([`deadline`]).
+//! - every other request has the request timeout to produce its response (`crate::deadline`,
+//!   a layer of the router).
 //!
 //! `axum::serve` has none of the first two (it gives hyper no timer), so the accept loop is
 //! our own, on hyper's HTTP/1 connection builder (HTTP/1 only, as `axum::serve` with axum's
@@ -19,21 +20,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use modularbase_pack::paths;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
 use crate::config::RegistryConfig;
-use crate::error::AppError;
 use connection::{Activity, ConnectionLimits, ConnectionTimer, Tracked};
 
 /// A registry serving in the background of the current tokio runtime.
@@ -82,10 +77,8 @@ pub async fn start(config: RegistryConfig) -> anyhow::Result<RunningServer> {
         })?;
     state.body_timeout = config.body_timeout;
     remove_stale_uploads(&state, config.body_timeout);
-    let app = crate::router::router(state.clone()).layer(axum::middleware::from_fn_with_state(
-        config.request_timeout,
-        deadline,
-    ));
+    state.request_timeout = config.request_timeout;
+    let app = crate::router::router(state.clone());
     let flusher = tokio::spawn(flush_downloads_periodically(state.clone()));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(accept_loop(listener, app, config, stopped));
@@ -196,29 +189,6 @@ async fn accept_loop(
     Ok(())
 }
 
-/// Every request but a publish (whose body has its own stall timeout) must produce its
-/// response within `limit`; 503 otherwise. A response body (a download) streams on after.
-async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    if request.method() == Method::PUT && request.uri().path() == paths::PUBLISH {
-        return next.run(request).await;
-    }
-    let api = crate::router::is_api_path(request.uri().path());
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            let detail = format!(
-                "the request took longer than this registry's limit of {} s; try again later",
-                limit.as_secs()
-            );
-            if api {
-                AppError::new(StatusCode::SERVICE_UNAVAILABLE, detail).into_response()
-            } else {
-                crate::web::PageError::new(StatusCode::SERVICE_UNAVAILABLE, detail).into_response()
-            }
-        }
-    }
-}
-
 impl RunningServer {
     /// Stops accepting connections, lets in-flight requests finish, closes the database.
     pub async fn shutdown(self) -> anyhow::Result<()> {
@@ -273,71 +243,5 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => {}
         () = terminate => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::body::Body;
-    use axum::routing::{get, put};
-    use tower::ServiceExt;
-
-    use super::*;
-
-    async fn slow() -> &'static str {
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        "done"
-    }
-
-    fn app() -> Router {
-        Router::new()
-            .route("/api/v1/slow", get(slow))
-            .route("/slow", get(slow))
-            .route(paths::PUBLISH, put(slow))
-            .layer(axum::middleware::from_fn_with_state(
-                Duration::from_millis(100),
-                deadline,
-            ))
-    }
-
-    async fn call(method: Method, path: &str) -> (StatusCode, String, String) {
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .body(Body::empty())
-            .unwrap_or_else(|e| unreachable!("{e}"));
-        let response = app()
-            .oneshot(request)
-            .await
-            .unwrap_or_else(|e| unreachable!("{e}"));
-        let status = response.status();
-        let kind = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap_or_default();
-        (status, kind, String::from_utf8_lossy(&body).into_owned())
-    }
-
-    #[tokio::test]
-    async fn a_request_past_the_deadline_gets_503_with_the_envelope_on_api_paths() {
-        let (status, kind, body) = call(Method::GET, "/api/v1/slow").await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(kind, "application/json");
-        assert!(body.starts_with(r#"{"errors":[{"detail":"#), "{body}");
-        let (status, kind, _) = call(Method::GET, "/slow").await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        assert!(kind.starts_with("text/html"), "{kind}");
-    }
-
-    #[tokio::test]
-    async fn a_publish_is_not_under_the_request_deadline() {
-        let (status, _, body) = call(Method::PUT, paths::PUBLISH).await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(body, "done");
     }
 }
