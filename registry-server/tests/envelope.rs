@@ -24,16 +24,21 @@ fn get(registry: &TestRegistry, path: &str) -> Response {
         .unwrap()
 }
 
-/// The response is the JSON envelope with `status` and a detail containing `expected`.
-fn assert_envelope(response: Response, status: u16, expected: &str) {
+/// Asserts the status; returns what was asked (for messages), the content type and body.
+fn read(response: Response, status: u16) -> (String, String, String) {
     let what = format!("{} {}", response.status(), response.url());
     assert_eq!(response.status(), status, "{what}");
     let content_type = response.headers()["content-type"]
         .to_str()
         .unwrap()
         .to_owned();
+    (what, content_type, response.text().unwrap())
+}
+
+/// The response is the JSON envelope with `status` and a detail containing `expected`.
+fn assert_envelope(response: Response, status: u16, expected: &str) {
+    let (what, content_type, body) = read(response, status);
     assert_eq!(content_type, "application/json", "{what}");
-    let body = response.text().unwrap();
     let envelope: ErrorEnvelope =
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what}: {e}: {body}"));
     let detail = &envelope.errors[0].detail;
@@ -42,17 +47,11 @@ fn assert_envelope(response: Response, status: u16, expected: &str) {
 
 /// The response is the marketplace's HTML error page with `status`.
 fn assert_page(response: Response, status: u16) {
-    let what = format!("{} {}", response.status(), response.url());
-    assert_eq!(response.status(), status, "{what}");
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (what, content_type, body) = read(response, status);
     assert!(
         content_type.starts_with("text/html"),
         "{what}: {content_type}"
     );
-    let body = response.text().unwrap();
     assert!(body.contains("Back to the marketplace"), "{what}: {body}");
 }
 
