@@ -1,8 +1,10 @@
 //! The pack cache: an LRU over loaded packs under a byte budget.
 //!
 //! The budget covers everything resident: the pinned parts (base, router), which are never
-//! evicted, and the packs, which are. A pack that cannot fit even in an empty cache is
-//! refused. A [`Predictor`] learns from the request history; it protects the packs most
+//! evicted, and the packs, which are — except packs a request is using (their module is
+//! shared outside the cache) and packs pinned by a negative keep-alive. A pack may carry an
+//! expiry (its keep-alive) after which [`PackCache::expire`] unloads it. A pack that cannot
+//! fit even in an empty cache is refused. A [`Predictor`] learns from the request history; it protects the packs most
 //! likely to come back from eviction and, when the budget has room, preloads the likely
 //! next pack. Every event is counted and recorded for `--debug` and the monitor.
 
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use modularbase_pack::PackId;
 
+use crate::keep_alive::KeepAlive;
 use crate::predictor::Predictor;
 
 /// Something the cache can hold: it knows its size.
@@ -36,6 +39,8 @@ pub enum CacheEvent {
     Evicted(PackId),
     /// The pack was loaded ahead of a predicted request.
     Preloaded(PackId),
+    /// The pack was unloaded: its keep-alive ran out, or it was stopped.
+    Expired(PackId),
 }
 
 /// Counters since the cache was created.
@@ -51,6 +56,8 @@ pub struct CacheStats {
     pub preloads: u64,
     /// Requests served by a preloaded pack (also counted as hits).
     pub preload_hits: u64,
+    /// Packs unloaded because their keep-alive ran out or they were stopped.
+    pub expirations: u64,
     /// Time spent loading packs.
     pub load_time: Duration,
 }
@@ -80,6 +87,18 @@ pub enum CacheError {
         /// Room for packs.
         room: u64,
     },
+    /// Making room would mean evicting packs that requests are using or that are pinned.
+    #[error(
+        "pack `{id}` needs {bytes} bytes but the budget is held by packs in use or pinned ({held} bytes); wait for them, unpin them, or raise --budget"
+    )]
+    Held {
+        /// The pack.
+        id: PackId,
+        /// Its size.
+        bytes: u64,
+        /// Bytes of packs that cannot be evicted now.
+        held: u64,
+    },
 }
 
 struct Entry<T> {
@@ -88,6 +107,22 @@ struct Entry<T> {
     bytes: u64,
     last_used: u64,
     preloaded: bool,
+    /// When it unloads, unless used again first (`None`: only when evicted).
+    expires: Option<Instant>,
+    /// Never evicted nor expired (a negative keep-alive).
+    pinned: bool,
+}
+
+impl<T> Entry<T> {
+    /// Whether a request holds the module (it is shared outside the cache).
+    fn in_use(&self) -> bool {
+        Arc::strong_count(&self.item) > 1
+    }
+
+    /// Whether eviction may drop it.
+    fn evictable(&self) -> bool {
+        !self.pinned && !self.in_use()
+    }
 }
 
 /// One line of the memory picture, for the monitor.
@@ -97,8 +132,12 @@ pub struct ResidentPart {
     pub id: PackId,
     /// Its size.
     pub bytes: u64,
-    /// Whether it is pinned (base, router).
+    /// Whether it is never evicted (base, router, a pack with a negative keep-alive).
     pub pinned: bool,
+    /// Whether a request is using it now.
+    pub in_use: bool,
+    /// When it unloads unless used again (`None`: pinned, or only when evicted).
+    pub expires: Option<Instant>,
 }
 
 /// An LRU of packs under a byte budget.
@@ -111,6 +150,7 @@ pub struct PackCache<T> {
     events: Vec<CacheEvent>,
     predictor: Predictor,
     evicted: Vec<PackId>,
+    keep_alive: Option<KeepAlive>,
 }
 
 impl<T: Sized64> PackCache<T> {
@@ -122,6 +162,8 @@ impl<T: Sized64> PackCache<T> {
                 id,
                 bytes,
                 pinned: true,
+                in_use: false,
+                expires: None,
             })
             .collect();
         let pinned_bytes: u64 = pinned.iter().map(|p| p.bytes).sum();
@@ -140,7 +182,56 @@ impl<T: Sized64> PackCache<T> {
             events: Vec::new(),
             predictor: Predictor::default(),
             evicted: Vec::new(),
+            keep_alive: None,
         })
+    }
+
+    /// Gives every pack loaded from now on (on demand or preloaded) this keep-alive; without
+    /// one, packs stay until evicted.
+    pub fn set_default_keep_alive(&mut self, keep_alive: KeepAlive) {
+        self.keep_alive = Some(keep_alive);
+    }
+
+    /// Sets the keep-alive of the loaded pack `id`, counted from `now` (a request that just
+    /// used it, or asked for it); returns whether it is loaded.
+    pub fn keep_alive(&mut self, id: &PackId, keep_alive: KeepAlive, now: Instant) -> bool {
+        let Some(entry) = self.entries.iter_mut().find(|e| &e.id == id) else {
+            return false;
+        };
+        (entry.expires, entry.pinned) = match keep_alive {
+            KeepAlive::For(d) => (Some(now + d), false),
+            KeepAlive::Unload => (Some(now), false),
+            KeepAlive::Forever => (None, true),
+        };
+        true
+    }
+
+    /// Unloads the packs whose keep-alive has run out by `now` and that no request uses;
+    /// returns their ids.
+    pub fn expire(&mut self, now: Instant) -> Vec<PackId> {
+        let mut gone = Vec::new();
+        let mut i = 0;
+        while i < self.entries.len() {
+            let e = &self.entries[i];
+            if e.evictable() && e.expires.is_some_and(|t| t <= now) {
+                let entry = self.entries.swap_remove(i);
+                self.stats.expirations += 1;
+                self.events.push(CacheEvent::Expired(entry.id.clone()));
+                gone.push(entry.id);
+            } else {
+                i += 1;
+            }
+        }
+        gone
+    }
+
+    /// The earliest time a loaded pack's keep-alive runs out, if any.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.entries
+            .iter()
+            .filter(|e| !e.pinned)
+            .filter_map(|e| e.expires)
+            .min()
     }
 
     fn pinned_bytes(&self) -> u64 {
@@ -177,7 +268,9 @@ impl<T: Sized64> PackCache<T> {
             .chain(packs.into_iter().map(|e| ResidentPart {
                 id: e.id.clone(),
                 bytes: e.bytes,
-                pinned: false,
+                pinned: e.pinned,
+                in_use: e.in_use(),
+                expires: e.expires,
             }))
             .collect()
     }
@@ -254,25 +347,51 @@ impl<T: Sized64> PackCache<T> {
                 room,
             });
         }
+        let free = self.budget - self.used();
+        let evictable: u64 = self
+            .entries
+            .iter()
+            .filter(|e| e.evictable())
+            .map(|e| e.bytes)
+            .sum();
+        if bytes > free + evictable {
+            let held = self.used() - self.pinned_bytes() - evictable;
+            return Err(CacheError::Held {
+                id: id.clone(),
+                bytes,
+                held,
+            });
+        }
         while self.used() + bytes > self.budget {
             self.evict_one();
         }
         let item = Arc::new(item);
+        let now = Instant::now();
+        let (expires, pinned) = match self.keep_alive {
+            Some(KeepAlive::For(d)) => (Some(now + d), false),
+            Some(KeepAlive::Unload) => (Some(now), false),
+            Some(KeepAlive::Forever) => (None, true),
+            None => (None, false),
+        };
         self.entries.push(Entry {
             id: id.clone(),
             item: item.clone(),
             bytes,
             last_used: self.clock,
             preloaded,
+            expires,
+            pinned,
         });
         Ok(item)
     }
 
-    /// Drops the least recently used pack, sparing the one the predictor expects next
-    /// when another candidate exists.
+    /// Drops the least recently used evictable pack, sparing the one the predictor expects
+    /// next when another candidate exists.
     fn evict_one(&mut self) {
         let expected = self.predictor.next().map(|(id, _)| id);
-        let mut order: Vec<usize> = (0..self.entries.len()).collect();
+        let mut order: Vec<usize> = (0..self.entries.len())
+            .filter(|&i| self.entries[i].evictable())
+            .collect();
         order.sort_by_key(|&i| self.entries[i].last_used);
         let victim = order
             .iter()

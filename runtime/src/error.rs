@@ -48,6 +48,14 @@ pub enum RuntimeError {
         /// Why.
         cause: String,
     },
+    /// A prompt that leaves no room in the base's context for an answer.
+    #[error("the prompt is {tokens} tokens but the base's context holds {context}; shorten it")]
+    PromptTooLong {
+        /// Tokens of the prompt.
+        tokens: usize,
+        /// The base's context.
+        context: usize,
+    },
     /// A configuration that cannot describe a model.
     #[error("invalid model configuration: {0}")]
     Config(String),

@@ -85,6 +85,20 @@ pub enum LoadFailure {
     Budget(String),
 }
 
+impl LoadFailure {
+    /// The cause in one word (`missing`, `corrupt`, `incompatible`, `base_version`,
+    /// `budget`), for metrics labels.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Corrupt(_) => "corrupt",
+            Self::Incompatible(_) => "incompatible",
+            Self::BaseVersion { .. } => "base_version",
+            Self::Budget(_) => "budget",
+        }
+    }
+}
+
 impl fmt::Display for LoadFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -27,12 +27,15 @@ mod generate;
 mod gguf;
 mod import;
 mod init;
+mod keep_alive;
 mod moe;
 mod monitor;
 mod pack_module;
 mod predictor;
 mod router;
 mod scaffold;
+mod sequence;
+mod serving;
 mod session;
 #[cfg(test)]
 mod tensor_gaps;
@@ -40,7 +43,10 @@ mod tokenizer;
 pub mod train;
 mod vocab;
 
-pub use base::{BaseModel, BaseWeights, GeneralInfo, HiddenPlug, read_base_gguf, write_base_gguf};
+pub use base::{
+    BaseModel, BaseWeights, GeneralInfo, HiddenPlug, KvCache, Segment, read_base_gguf,
+    write_base_gguf,
+};
 pub use cache::{CacheError, CacheEvent, CacheStats, GetError, PackCache, ResidentPart, Sized64};
 pub use chat::{ChatMessage, ChatTemplate};
 pub use config::BaseConfig;
@@ -53,11 +59,14 @@ pub use fallback::{
 };
 pub use generate::{GenerationStats, Sampling, generate, generate_timed, sample_token};
 pub use import::{ImportOptions, ImportedBase, import_base};
+pub use keep_alive::KeepAlive;
 pub use monitor::{ComponentRow, ComponentState, MonitorView, human_bytes};
 pub use pack_module::{PackConfig, PackModule, PackWeights, read_pack_key};
 pub use predictor::Predictor;
 pub use router::{DEFAULT_THRESHOLD, Route, RouteScore, Router, calibrate_threshold};
 pub use scaffold::{README_FILE, base_manifest, base_shape_table, write_base_dir, write_pack_dir};
+pub use sequence::{FinishReason, Routing, Sequence};
+pub use serving::{ModelChoice, PREFILL_CHUNK, Prompt, Request};
 pub use session::{EvalTarget, ROUTE_PREFIX, RunOptions, RunReport, Runtime};
 pub use tokenizer::{BOS, BpeTokenizer, ByteTokenizer, EOS, Tokenizer, VOCAB_SIZE};
 pub use vocab::Vocab;

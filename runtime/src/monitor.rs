@@ -12,6 +12,10 @@ use crate::cache::CacheStats;
 pub enum ComponentState {
     /// Pinned in memory (base, router).
     Resident,
+    /// Loaded in the pack cache and pinned there (a negative keep-alive): never evicted.
+    Pinned,
+    /// Loaded in the pack cache, a request generating with it now.
+    InUse,
     /// Loaded in the pack cache.
     Loaded,
     /// Loaded earlier, evicted since.
@@ -21,9 +25,31 @@ pub enum ComponentState {
 }
 
 impl ComponentState {
+    /// Whether the component is in memory.
+    pub fn in_memory(self) -> bool {
+        matches!(
+            self,
+            Self::Resident | Self::Pinned | Self::InUse | Self::Loaded
+        )
+    }
+
+    /// The state in one lowercase word (`resident`, `in_use`, …), for APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Resident => "resident",
+            Self::Pinned => "pinned",
+            Self::InUse => "in_use",
+            Self::Loaded => "loaded",
+            Self::Evicted => "evicted",
+            Self::Installed => "installed",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Self::Resident => "Resident",
+            Self::Pinned => "Pinned",
+            Self::InUse => "In use",
             Self::Loaded => "Loaded",
             Self::Evicted => "Evicted",
             Self::Installed => "Installed",
@@ -36,12 +62,16 @@ impl ComponentState {
 pub struct ComponentRow {
     /// Pack id.
     pub id: PackId,
+    /// Its version.
+    pub version: semver::Version,
     /// base, router or domain.
     pub kind: String,
     /// Where it is.
     pub state: ComponentState,
     /// Bytes in memory (or on disk when not loaded).
     pub bytes: u64,
+    /// When a loaded pack unloads unless used again (its keep-alive).
+    pub expires: Option<std::time::Instant>,
 }
 
 /// What the monitor shows.
@@ -111,8 +141,7 @@ impl MonitorView {
             "component", "kind", "state", "size"
         );
         for row in &self.rows {
-            let in_memory = matches!(row.state, ComponentState::Resident | ComponentState::Loaded);
-            let shown = if in_memory {
+            let shown = if row.state.in_memory() {
                 bar(row.bytes, self.budget, 20)
             } else {
                 String::new()
@@ -164,18 +193,24 @@ mod tests {
             rows: vec![
                 ComponentRow {
                     id: "tiny_base".parse().unwrap(),
+                    version: semver::Version::new(1, 0, 0),
+                    expires: None,
                     kind: "base".into(),
                     state: ComponentState::Resident,
                     bytes: 400,
                 },
                 ComponentRow {
                     id: "python_code".parse().unwrap(),
+                    version: semver::Version::new(1, 0, 0),
+                    expires: None,
                     kind: "domain".into(),
                     state: ComponentState::Loaded,
                     bytes: 100,
                 },
                 ComponentRow {
                     id: "medical".parse().unwrap(),
+                    version: semver::Version::new(1, 0, 0),
+                    expires: None,
                     kind: "domain".into(),
                     state: ComponentState::Evicted,
                     bytes: 100,

@@ -12,13 +12,17 @@ use modularbase_pack::{PackId, PackKind};
 use crate::base::read_base_gguf;
 use crate::base::{BaseModel, HiddenPlug};
 use crate::cache::{CacheEvent, PackCache};
+use crate::chat::ChatMessage;
 use crate::error::{Result, RuntimeError};
 use crate::eval::{EvalReport, score_window, windows};
 use crate::fallback::{BaseInfo, InstalledPack, Substitution, general_chat, load_with_fallback};
-use crate::generate::{GenerationStats, Sampling, generate_timed};
+use crate::generate::{GenerationStats, Sampling};
+use crate::keep_alive::KeepAlive;
 use crate::monitor::{ComponentRow, ComponentState, MonitorView};
 use crate::pack_module::{PackModule, read_pack_key};
 use crate::router::{Route, RouteScore, Router};
+use crate::sequence::Routing;
+use crate::serving::{ModelChoice, Prompt, Request};
 
 /// How one prompt is answered.
 #[derive(Debug, Clone)]
@@ -81,13 +85,14 @@ pub struct RunReport {
 
 /// The base, the router and the installed packs under one memory budget.
 pub struct Runtime {
-    base: BaseModel,
+    pub(crate) base: BaseModel,
     base_info: BaseInfo,
     router: Router,
-    router_id: Option<PackId>,
+    router_pack: Option<InstalledPack>,
     installed: HashMap<PackId, InstalledPack>,
     keys: Vec<(PackId, Tensor)>,
-    cache: PackCache<PackModule>,
+    pub(crate) cache: PackCache<PackModule>,
+    pub(crate) default_keep_alive: Option<KeepAlive>,
     device: Device,
     warnings: Vec<String>,
 }
@@ -126,7 +131,7 @@ impl Runtime {
             layers: base.config().layers,
         };
         let mut router = Router::identity();
-        let mut router_id = None;
+        let mut router_pack = None;
         let mut installed = HashMap::new();
         let mut warnings = Vec::new();
         for dir in pack_dirs {
@@ -143,7 +148,7 @@ impl Runtime {
                 PackKind::Router => match Router::read(&pack.weights(), device) {
                     Ok(read) => {
                         router = read;
-                        router_id = Some(id);
+                        router_pack = Some(pack);
                     }
                     Err(e) => warnings.push(format!(
                         "router `{id}` was not used: {e}; prompts are routed by cosine in the base's hidden space"
@@ -187,8 +192,8 @@ impl Runtime {
         keys.sort_by(|a, b| a.0.cmp(&b.0));
         warnings.sort();
         let mut pinned = vec![(base_info.id.clone(), base.bytes())];
-        if let Some(id) = &router_id {
-            pinned.push((id.clone(), router.bytes()));
+        if let Some(pack) = &router_pack {
+            pinned.push((pack.manifest.id.clone(), router.bytes()));
         }
         let cache =
             PackCache::new(budget, pinned).map_err(|e| RuntimeError::Config(e.to_string()))?;
@@ -196,10 +201,11 @@ impl Runtime {
             base,
             base_info,
             router,
-            router_id,
+            router_pack,
             installed,
             keys,
             cache,
+            default_keep_alive: None,
             device: device.clone(),
             warnings,
         })
@@ -238,62 +244,125 @@ impl Runtime {
 
     /// Routes `prompt` (or uses the forced pack), loads the pack with fallback, generates.
     pub fn run(&mut self, prompt: &str, options: &RunOptions) -> Result<RunReport> {
-        let (scores, route, wanted) = match &options.force_pack {
-            Some(id) => (Vec::new(), None, Some(id.clone())),
-            None => {
-                let tokens = self.base.vocab().encode(prompt)?;
-                self.route_tokens(&tokens)?
+        self.run_streaming(prompt, options, &mut |_| {})
+    }
+
+    /// [`Self::run`], handing each piece of the answer to `on_text` as soon as it is made.
+    pub fn run_streaming(
+        &mut self,
+        prompt: &str,
+        options: &RunOptions,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<RunReport> {
+        let request = Request {
+            prompt: if options.chat {
+                Prompt::Chat(vec![ChatMessage::user(prompt)])
+            } else {
+                Prompt::Text(prompt.to_owned())
+            },
+            model: options
+                .force_pack
+                .clone()
+                .map_or(ModelChoice::Routed, ModelChoice::Pack),
+            max_tokens: options.max_tokens,
+            sampling: options.sampling.clone(),
+            stop: Vec::new(),
+            keep_alive: None,
+        };
+        let forced = options
+            .force_pack
+            .as_ref()
+            .filter(|_| !options.allow_fallback);
+        let accept = |routing: &Routing| match forced {
+            Some(forced) if routing.used.as_ref() != Some(forced) => {
+                let cause = routing
+                    .substitutions
+                    .iter()
+                    .find(|s| &s.wanted == forced)
+                    .map_or_else(
+                        || "it could not be loaded".to_owned(),
+                        |s| s.cause.to_string(),
+                    );
+                Err(RuntimeError::ForcedPack {
+                    id: forced.clone(),
+                    cause,
+                })
             }
+            _ => Ok(()),
         };
-        let text = if options.chat {
-            self.base.vocab().chat_prompt(prompt)?
-        } else {
-            prompt.to_owned()
-        };
-        let tokens = self.base.vocab().encode(&text)?;
-        let (pack, substitutions) = self.load(wanted.as_ref());
-        if let Some(forced) = &options.force_pack
-            && !options.allow_fallback
-            && pack.as_ref().map(|(id, _)| id) != Some(forced)
-        {
-            let cause = substitutions
-                .iter()
-                .find(|s| &s.wanted == forced)
-                .map_or_else(
-                    || "it could not be loaded".to_owned(),
-                    |s| s.cause.to_string(),
-                );
-            return Err(RuntimeError::ForcedPack {
-                id: forced.clone(),
-                cause,
-            });
+        self.answer(&request, &accept, on_text)
+    }
+
+    /// Answers one request alone: `accept` sees who will answer before anything is
+    /// generated (and may refuse), `on_text` gets each piece of the answer as it is made.
+    pub fn answer(
+        &mut self,
+        request: &Request,
+        accept: &dyn Fn(&Routing) -> Result<()>,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<RunReport> {
+        let mut sequence = self.start(request)?;
+        let routing = sequence.routing().clone();
+        if let Err(e) = accept(&routing) {
+            self.finish(sequence);
+            return Err(e);
         }
-        let usage_before = pack
-            .as_ref()
-            .map(|(_, p)| p.expert_usage())
-            .unwrap_or_default();
-        let plug: Option<&dyn HiddenPlug> =
-            pack.as_ref().map(|(_, p)| p.as_ref() as &dyn HiddenPlug);
         let started = Instant::now();
-        let (generated, stats) = generate_timed(
-            &mut self.base,
-            plug,
-            &tokens,
-            options.max_tokens,
-            &options.sampling,
-        )?;
+        let mut first = None;
+        while sequence.finish_reason().is_none() {
+            self.step(&mut [&mut sequence])?;
+            if first.is_none() && sequence.is_decoding() {
+                first = Some(started.elapsed().as_secs_f64());
+            }
+            let piece = sequence.take_text();
+            if !piece.is_empty() {
+                on_text(&piece);
+            }
+        }
         let seconds = started.elapsed().as_secs_f64();
-        let expert_usage = pack
-            .as_ref()
-            .map(|(_, p)| {
+        let prompt_seconds = first.unwrap_or(seconds);
+        let expert_usage = sequence
+            .pack()
+            .map(|p| {
                 p.expert_usage()
                     .iter()
-                    .zip(usage_before.iter().chain(std::iter::repeat(&0)))
+                    .zip(sequence.usage_before.iter().chain(std::iter::repeat(&0)))
                     .map(|(a, b)| a - b)
                     .collect()
             })
             .unwrap_or_default();
-        let insertion_layer = pack.as_ref().map(|(_, p)| p.config().insertion_layer);
+        let insertion_layer = sequence.pack().map(|p| p.config().insertion_layer);
+        let tokens = sequence.generated().len();
+        let stats = GenerationStats {
+            prompt_tokens: sequence.prompt_tokens(),
+            prompt_seconds,
+            decode_tokens: tokens,
+            decode_seconds: seconds - prompt_seconds,
+        };
+        let text = sequence.text().to_owned();
+        self.finish(sequence);
+        Ok(RunReport {
+            text,
+            tokens,
+            scores: routing.scores,
+            route: routing.route,
+            wanted: routing.wanted,
+            used: routing.used,
+            substitutions: routing.substitutions,
+            events: self.cache.take_events(),
+            expert_usage,
+            insertion_layer,
+            stats,
+            tokens_per_second: if seconds > 0.0 {
+                tokens as f64 / seconds
+            } else {
+                0.0
+            },
+        })
+    }
+
+    /// Loads the pack the predictor expects next, when the budget has room for it.
+    pub(crate) fn preload(&mut self) {
         let installed = &self.installed;
         let base_info = &self.base_info;
         let device = &self.device;
@@ -301,30 +370,12 @@ impl Runtime {
             let pack = installed.get(id).ok_or(())?;
             crate::fallback::load_pack_module(pack, base_info, device).map_err(|_| ())
         });
-        Ok(RunReport {
-            text: self.base.vocab().decode(&generated)?,
-            tokens: generated.len(),
-            scores,
-            route,
-            wanted,
-            used: pack.map(|(id, _)| id),
-            substitutions,
-            events: self.cache.take_events(),
-            expert_usage,
-            insertion_layer,
-            stats,
-            tokens_per_second: if seconds > 0.0 {
-                generated.len() as f64 / seconds
-            } else {
-                0.0
-            },
-        })
     }
 
     /// Routing scores, the decision and the wanted pack for `tokens` (none, for the base
     /// alone, when no domain pack is installed or none is confident and `general_chat` is
     /// not installed).
-    fn route_tokens(
+    pub(crate) fn route_tokens(
         &mut self,
         tokens: &[u32],
     ) -> Result<(Vec<RouteScore>, Option<Route>, Option<PackId>)> {
@@ -345,7 +396,7 @@ impl Runtime {
     }
 
     /// Loads `wanted` (with its fallback chain) through the cache.
-    fn load(
+    pub(crate) fn load(
         &mut self,
         wanted: Option<&PackId>,
     ) -> (Option<(PackId, Arc<PackModule>)>, Vec<Substitution>) {
@@ -406,23 +457,44 @@ impl Runtime {
         let evicted = self.cache.evicted();
         let mut rows: Vec<ComponentRow> = Vec::new();
         for part in &resident {
-            let kind = if part.id == self.base_info.id {
-                "base"
-            } else if Some(&part.id) == self.router_id.as_ref() {
-                "router"
+            let router = self
+                .router_pack
+                .as_ref()
+                .filter(|p| p.manifest.id == part.id);
+            let (kind, version, state) = if part.id == self.base_info.id {
+                (
+                    "base",
+                    self.base_info.version.clone(),
+                    ComponentState::Resident,
+                )
+            } else if let Some(router) = router {
+                (
+                    "router",
+                    router.manifest.version.clone(),
+                    ComponentState::Resident,
+                )
             } else {
-                "domain"
-            };
-            let state = if part.pinned {
-                ComponentState::Resident
-            } else {
-                ComponentState::Loaded
+                let state = if part.in_use {
+                    ComponentState::InUse
+                } else if part.pinned {
+                    ComponentState::Pinned
+                } else {
+                    ComponentState::Loaded
+                };
+                let version = self
+                    .installed
+                    .get(&part.id)
+                    .map(|p| p.manifest.version.clone())
+                    .unwrap_or_else(|| semver::Version::new(0, 0, 0));
+                ("domain", version, state)
             };
             rows.push(ComponentRow {
                 id: part.id.clone(),
+                version,
                 kind: kind.into(),
                 state,
                 bytes: part.bytes,
+                expires: part.expires,
             });
         }
         let mut others: Vec<&PackId> = self
@@ -442,9 +514,11 @@ impl Runtime {
                 .unwrap_or(0);
             rows.push(ComponentRow {
                 id: id.clone(),
+                version: self.installed[id].manifest.version.clone(),
                 kind: "domain".into(),
                 state,
                 bytes,
+                expires: None,
             });
         }
         MonitorView {

@@ -53,47 +53,130 @@ struct Attention {
     heads: usize,
     kv_heads: usize,
     head_dim: usize,
-    cache: Option<(Tensor, Tensor)>,
 }
 
 impl Attention {
+    /// Attention over `x` (`[1, total, hidden]`: the segments' tokens side by side): the
+    /// projections run on all rows at once, the attention itself per segment against that
+    /// segment's own cache, positions and mask.
     fn forward(
-        &mut self,
+        &self,
         x: &Tensor,
         rope: &Rope,
-        offset: usize,
-        mask: Option<&Tensor>,
+        segments: &mut [Segment<'_>],
+        layer: usize,
+        masks: &[Option<Tensor>],
     ) -> Result<Tensor> {
-        let (b, seq, hidden) = x.dims3()?;
-        let heads = |t: Tensor, n: usize| -> Result<Tensor> {
-            Ok(t.reshape((b, seq, n, self.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()?)
-        };
         let input = LinearInput::new(x);
-        let q = heads(self.q.forward(&input)?, self.heads)?;
-        let k = heads(self.k.forward(&input)?, self.kv_heads)?;
-        let v = heads(self.v.forward(&input)?, self.kv_heads)?;
-        let (cos, sin) = rope.at(offset, seq)?;
-        let q = round_to_f16(rope_i(&q, &cos, &sin)?)?;
-        let k = round_to_f16(rope_i(&k, &cos, &sin)?)?;
-        let v = round_to_f16(v)?;
-        let (k, v) = match &self.cache {
-            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
-            None => (k, v),
+        let (q_all, k_all, v_all) = (
+            self.q.forward(&input)?,
+            self.k.forward(&input)?,
+            self.v.forward(&input)?,
+        );
+        let mut outputs = Vec::with_capacity(segments.len());
+        let mut start = 0;
+        for (segment, mask) in segments.iter_mut().zip(masks) {
+            let seq = segment.tokens.len();
+            let rows = |t: &Tensor, n: usize| -> Result<Tensor> {
+                Ok(t.narrow(1, start, seq)?
+                    .reshape((1, seq, n, self.head_dim))?
+                    .transpose(1, 2)?
+                    .contiguous()?)
+            };
+            let q = rows(&q_all, self.heads)?;
+            let k = rows(&k_all, self.kv_heads)?;
+            let v = rows(&v_all, self.kv_heads)?;
+            let (cos, sin) = rope.at(segment.offset, seq)?;
+            let q = round_to_f16(rope_i(&q, &cos, &sin)?)?;
+            let k = round_to_f16(rope_i(&k, &cos, &sin)?)?;
+            let v = round_to_f16(v)?;
+            let slot = &mut segment.cache.layers[layer];
+            let (k, v) = match slot.as_ref() {
+                Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
+                None => (k, v),
+            };
+            *slot = Some((k.clone(), v.clone()));
+            let groups = self.heads / self.kv_heads;
+            let (k, v) = (repeat_kv(k, groups)?, repeat_kv(v, groups)?);
+            let scale = 1.0 / (self.head_dim as f64).sqrt();
+            let scores = (q.matmul(&k.t()?)? * scale)?;
+            let scores = match mask {
+                Some(m) => scores.broadcast_add(m)?,
+                None => scores,
+            };
+            let y = softmax_last_dim(&scores)?.matmul(&v.contiguous()?)?;
+            outputs.push(
+                y.transpose(1, 2)?
+                    .reshape((1, seq, self.heads * self.head_dim))?,
+            );
+            start += seq;
+        }
+        let y = if outputs.len() == 1 {
+            outputs.remove(0)
+        } else {
+            Tensor::cat(&outputs, 1)?
         };
-        self.cache = Some((k.clone(), v.clone()));
-        let groups = self.heads / self.kv_heads;
-        let (k, v) = (repeat_kv(k, groups)?, repeat_kv(v, groups)?);
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?;
-        let scores = match mask {
-            Some(m) => scores.broadcast_add(m)?,
-            None => scores,
-        };
-        let y = softmax_last_dim(&scores)?.matmul(&v.contiguous()?)?;
-        let y = y.transpose(1, 2)?.reshape((b, seq, hidden))?;
         self.o.forward(&LinearInput::new(&y))
+    }
+}
+
+/// One sequence's attention keys and values, layer by layer: what lets each new token reuse
+/// the work done for the tokens before it. Each request being answered owns one.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+impl KvCache {
+    /// An empty cache (a new sequence).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Positions cached so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Forgets everything (start of a new sequence).
+    pub fn clear(&mut self) {
+        self.layers.clear();
+        self.len = 0;
+    }
+}
+
+/// One sequence's share of a forward pass: its next tokens, the position of the first, its
+/// cache and the pack plugged into it (each row of a batch may have its own pack).
+pub struct Segment<'a> {
+    /// Tokens to run (the prompt, a chunk of it, or the last sampled token).
+    pub tokens: &'a [u32],
+    /// This sequence's cache; the tokens go at positions `cache.len()..`.
+    pub cache: &'a mut KvCache,
+    /// The pack for this sequence, if any.
+    pub plug: Option<&'a dyn HiddenPlug>,
+    offset: usize,
+}
+
+impl<'a> Segment<'a> {
+    /// `tokens` continuing the sequence whose keys and values are in `cache`.
+    pub fn new(
+        tokens: &'a [u32],
+        cache: &'a mut KvCache,
+        plug: Option<&'a dyn HiddenPlug>,
+    ) -> Self {
+        let offset = cache.len();
+        Self {
+            tokens,
+            cache,
+            plug,
+            offset,
+        }
     }
 }
 
@@ -213,6 +296,8 @@ pub struct BaseModel {
     device: Device,
     bytes: u64,
     vocab: Vocab,
+    /// The sequence of the single-sequence calls ([`Self::forward`] and friends).
+    kv: KvCache,
 }
 
 impl std::fmt::Debug for BaseModel {
@@ -261,7 +346,6 @@ impl BaseModel {
                     heads: config.heads,
                     kv_heads: config.kv_heads,
                     head_dim: config.head_dim(),
-                    cache: None,
                 },
                 ffn_norm: RmsNorm {
                     weight: vector(take(format!("{p}.ffn_norm.weight"))?)?,
@@ -297,6 +381,7 @@ impl BaseModel {
             device: device.clone(),
             bytes,
             vocab,
+            kv: KvCache::new(),
         })
     }
 
@@ -343,56 +428,130 @@ impl BaseModel {
         self.output.keep_dense()
     }
 
-    /// Forgets the KV cache (start of a new sequence).
+    /// Forgets the KV cache of the single-sequence calls (start of a new sequence).
     pub fn clear_kv_cache(&mut self) {
-        for block in &mut self.blocks {
-            block.attn.cache = None;
-        }
+        self.kv.clear();
     }
 
     /// Final-norm hidden states `[seq, hidden]` for `tokens` at positions `offset..`,
-    /// extending the KV cache; `plug` adds its delta after its insertion layer.
+    /// extending the single-sequence KV cache (which must hold exactly `offset` positions:
+    /// clear it for `offset` 0); `plug` adds its delta after its insertion layer.
     pub fn hidden_states(
         &mut self,
         tokens: &[u32],
         offset: usize,
         plug: Option<&dyn HiddenPlug>,
     ) -> Result<Tensor> {
-        let seq = tokens.len();
+        if offset == 0 {
+            self.kv.clear();
+        }
+        if offset != self.kv.len() {
+            return Err(RuntimeError::Config(format!(
+                "position {offset} does not follow the {} cached positions",
+                self.kv.len()
+            )));
+        }
+        let mut kv = std::mem::take(&mut self.kv);
+        let hidden = self.hidden_segments(&mut [Segment::new(tokens, &mut kv, plug)]);
+        self.kv = kv;
+        hidden
+    }
+
+    /// Final-norm hidden states `[total, hidden]` of several sequences in one forward pass:
+    /// each segment's tokens continue its own cache, rows in segment order. The matrix
+    /// products run once over all rows; attention runs per segment; rows that share a pack
+    /// go through it together.
+    pub fn hidden_segments(&mut self, segments: &mut [Segment<'_>]) -> Result<Tensor> {
+        let mut tokens = Vec::new();
+        let mut masks = Vec::with_capacity(segments.len());
+        for segment in segments.iter_mut() {
+            self.check_segment(segment)?;
+            if segment.cache.layers.len() != self.config.layers {
+                segment.cache.layers = vec![None; self.config.layers];
+            }
+            tokens.extend_from_slice(segment.tokens);
+            masks.push(causal_mask(
+                segment.tokens.len(),
+                segment.offset,
+                &self.device,
+            )?);
+        }
+        if tokens.is_empty() {
+            return Err(RuntimeError::Config("no tokens to run".into()));
+        }
+        let end = segments
+            .iter()
+            .map(|s| s.offset + s.tokens.len())
+            .max()
+            .unwrap_or(0);
+        self.rope.cover(end)?;
+        let mut h = self.embed.forward(&tokens)?.unsqueeze(0)?;
+        for (i, block) in self.blocks.iter().enumerate() {
+            let attn = block.attn.forward(
+                &block.attn_norm.forward(&h)?,
+                &self.rope,
+                segments,
+                i,
+                &masks,
+            )?;
+            h = (h + attn)?;
+            let mlp = block.mlp.forward(&block.ffn_norm.forward(&h)?)?;
+            h = (h + mlp)?;
+            h = plug_deltas(h, segments, i)?;
+        }
+        for segment in segments.iter_mut() {
+            segment.cache.len = segment.offset + segment.tokens.len();
+            segment.offset = segment.cache.len;
+        }
+        Ok(self.norm.forward(&h)?.squeeze(0)?)
+    }
+
+    /// Logits `[segments, vocab]` of each segment's last token, in one forward pass (see
+    /// [`Self::hidden_segments`]): a decode step for many sequences at once.
+    pub fn last_logits(&mut self, segments: &mut [Segment<'_>]) -> Result<Tensor> {
+        let mut last = Vec::with_capacity(segments.len());
+        let mut end = 0u32;
+        for segment in segments.iter() {
+            end += segment.tokens.len() as u32;
+            last.push(end.saturating_sub(1));
+        }
+        let h = self.hidden_segments(segments)?;
+        let rows = if last.len() == h.dim(0)? {
+            h
+        } else {
+            h.index_select(&Tensor::new(last.as_slice(), &self.device)?, 0)?
+        };
+        Ok(self
+            .output
+            .forward(&LinearInput::new(&rows))?
+            .to_dtype(DType::F32)?)
+    }
+
+    /// Refuses a segment that is empty, runs past the context or holds a token outside the
+    /// vocabulary.
+    fn check_segment(&self, segment: &Segment<'_>) -> Result<()> {
+        let seq = segment.tokens.len();
         if seq == 0 {
             return Err(RuntimeError::Config("no tokens to run".into()));
         }
-        if offset + seq > self.config.context {
+        if segment.offset + seq > self.config.context {
             return Err(RuntimeError::Config(format!(
                 "{} tokens exceed the base's context of {}",
-                offset + seq,
+                segment.offset + seq,
                 self.config.context
             )));
         }
-        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.config.vocab) {
+        if let Some(&bad) = segment
+            .tokens
+            .iter()
+            .find(|&&t| t as usize >= self.config.vocab)
+        {
             return Err(RuntimeError::Config(format!(
                 "token {bad} is outside the base's vocabulary of {}",
                 self.config.vocab
             )));
         }
-        self.rope.cover(offset + seq)?;
-        let mut h = self.embed.forward(tokens)?.unsqueeze(0)?;
-        let mask = causal_mask(seq, offset, &self.device)?;
-        for (i, block) in self.blocks.iter_mut().enumerate() {
-            let attn = block.attn.forward(
-                &block.attn_norm.forward(&h)?,
-                &self.rope,
-                offset,
-                mask.as_ref(),
-            )?;
-            h = (h + attn)?;
-            let mlp = block.mlp.forward(&block.ffn_norm.forward(&h)?)?;
-            h = (h + mlp)?;
-            if let Some(plug) = plug.filter(|p| p.insertion_layer() == i) {
-                h = (&h + plug.delta(&h)?)?;
-            }
-        }
-        Ok(self.norm.forward(&h)?.squeeze(0)?)
+        Ok(())
     }
 
     /// Logits `[seq, vocab]` for `tokens` at positions `offset..` (see [`Self::hidden_states`]).
@@ -414,6 +573,59 @@ impl BaseModel {
         self.clear_kv_cache();
         Ok(pooled)
     }
+}
+
+/// `h` (`[1, total, hidden]`) with each pack that plugs in after block `layer` added to its
+/// segments' rows; segments sharing a pack (the same module) go through it together.
+fn plug_deltas<'a>(h: Tensor, segments: &[Segment<'a>], layer: usize) -> Result<Tensor> {
+    let plugged = |s: &Segment<'a>| s.plug.filter(|p| p.insertion_layer() == layer);
+    if segments.iter().all(|s| plugged(s).is_none()) {
+        return Ok(h);
+    }
+    if let [only] = segments
+        && let Some(plug) = plugged(only)
+    {
+        return Ok((&h + plug.delta(&h)?)?);
+    }
+    let mut starts = Vec::with_capacity(segments.len());
+    let mut start = 0;
+    for s in segments {
+        starts.push(start);
+        start += s.tokens.len();
+    }
+    let mut pieces: Vec<Option<Tensor>> = vec![None; segments.len()];
+    for (i, segment) in segments.iter().enumerate() {
+        let Some(plug) = plugged(segment) else {
+            continue;
+        };
+        if pieces[i].is_some() {
+            continue;
+        }
+        let group: Vec<usize> = (i..segments.len())
+            .filter(|&j| plugged(&segments[j]).is_some_and(|p| std::ptr::addr_eq(p, plug)))
+            .collect();
+        let rows: Vec<Tensor> = group
+            .iter()
+            .map(|&j| h.narrow(1, starts[j], segments[j].tokens.len()))
+            .collect::<std::result::Result<_, _>>()?;
+        let joined = Tensor::cat(&rows, 1)?;
+        let out = (&joined + plug.delta(&joined)?)?;
+        let mut at = 0;
+        for &j in &group {
+            let len = segments[j].tokens.len();
+            pieces[j] = Some(out.narrow(1, at, len)?);
+            at += len;
+        }
+    }
+    let rows: Vec<Tensor> = pieces
+        .into_iter()
+        .zip(segments.iter().zip(&starts))
+        .map(|(piece, (s, &start))| match piece {
+            Some(p) => Ok(p),
+            None => h.narrow(1, start, s.tokens.len()),
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(Tensor::cat(&rows, 1)?)
 }
 
 /// Moves a tensor read on the CPU to `device` (no copy when that is the CPU).
