@@ -74,6 +74,37 @@ impl Chromium {
         );
     }
 
+    /// The DOM of `url` after the page ran for `virtual_ms` of virtual time: its timers fire
+    /// and its fetches complete (the clock waits for the network) before the DOM is dumped,
+    /// so a page that polls shows what it drew after that many milliseconds of polling.
+    pub fn dump_dom_after(&self, url: &str, virtual_ms: u32) -> String {
+        let budget = format!("--virtual-time-budget={virtual_ms}");
+        let stdout = self.run(&[&budget, "--dump-dom", url]);
+        String::from_utf8(stdout).unwrap()
+    }
+
+    /// Saves a `width`×`height` PNG screenshot of `url` at `path`, taken after the page ran
+    /// for `virtual_ms` of virtual time (as [`Self::dump_dom_after`]).
+    pub fn screenshot_after(
+        &self,
+        url: &str,
+        path: &Path,
+        (width, height): (u32, u32),
+        virtual_ms: u32,
+    ) {
+        let _ = std::fs::remove_file(path);
+        let shot = format!("--screenshot={}", path.display());
+        let size = format!("--window-size={width},{height}");
+        let budget = format!("--virtual-time-budget={virtual_ms}");
+        self.run(&[&shot, &size, &budget, url]);
+        let bytes = std::fs::read(path).unwrap_or_default();
+        assert!(
+            bytes.starts_with(b"\x89PNG"),
+            "chromium wrote no PNG at `{}`",
+            path.display()
+        );
+    }
+
     /// Runs the browser with `args`, returning its standard output; fails the test if it
     /// fails or runs past [`TIMEOUT`].
     fn run(&self, args: &[&str]) -> Vec<u8> {
