@@ -7,6 +7,7 @@ use modularbase_pack::PackId;
 
 mod registry;
 mod run;
+mod serve;
 mod train;
 pub use registry::ConfigCommand;
 pub(crate) use registry::{
@@ -15,6 +16,7 @@ pub(crate) use registry::{
 };
 pub use run::Bytes;
 pub(crate) use run::{MonitorArgs, PackSetArgs, RunArgs};
+pub(crate) use serve::{PsArgs, ServeArgs, StopArgs};
 pub(crate) use train::{
     BaseTrainArgs, EvalArgs, InitArgs, PackAlignArgs, PackShapeArgs, PackTrainArgs,
     RouterTrainArgs, TrainFlags,
@@ -63,6 +65,24 @@ pub enum Command {
     ///
     /// Example: modularbase run "def fib(n):" --base ./tiny_base --pack ./python_code --debug
     Run(RunArgs),
+    /// Serve the installed packs (or `--base/--pack`) over HTTP, OpenAI- and Ollama-style.
+    ///
+    /// The base and router stay resident, packs load on demand under the budget and stay
+    /// for the keep-alive; `/v1/chat/completions`, `/v1/completions` and `/v1/models` speak
+    /// OpenAI's API (streamed as server-sent events), `/api/ps` lists what is loaded,
+    /// `/metrics` is Prometheus, and `/` is a live monitor page. Ctrl-C (or SIGTERM) lets
+    /// the requests in flight finish.
+    ///
+    /// Example: modularbase serve --budget 2GiB --keep-alive 10m
+    Serve(ServeArgs),
+    /// List what a running `modularbase serve` holds in memory.
+    ///
+    /// Example: modularbase ps
+    Ps(PsArgs),
+    /// Unload a pack from a running `modularbase serve` (once its requests finish).
+    ///
+    /// Example: modularbase stop python_code
+    Stop(StopArgs),
     /// Check an API token with the registry and store it (read from stdin, or `--token`).
     ///
     /// Example: modularbase registry user add ada | modularbase login --registry http://127.0.0.1:7878

@@ -8,6 +8,7 @@ mod home;
 mod ops;
 mod printer;
 mod resolve;
+mod serve_client;
 
 pub use cli::{
     BaseCommand, Bytes, Cli, Command, ConfigCommand, KeyCommand, PackCommand, RouterCommand,
@@ -53,6 +54,9 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Eval(args) => commands::eval::run(&args, printer),
         Command::Run(args) => commands::run::run(&args, printer),
         Command::Monitor(args) => commands::monitor::run(&args, printer),
+        Command::Serve(args) => commands::serve::serve(&args, printer),
+        Command::Ps(args) => commands::serve::ps(&args, printer),
+        Command::Stop(args) => commands::serve::stop(&args, printer),
         Command::Demo(args) => commands::demo::run(&args, printer),
         Command::Login(args) => commands::login::run(&args, printer),
         Command::Config(command) => commands::config::run(&command, printer),

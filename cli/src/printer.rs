@@ -53,6 +53,24 @@ impl Printer {
         println!("{}", text.as_ref());
     }
 
+    /// A piece of the product as it is made (streamed tokens): no newline, flushed at once.
+    pub fn output_piece(&self, text: &str) {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    /// The interactive chat's prompt marker, on stderr (stdout holds only answers).
+    pub fn prompt(&self, marker: &str) {
+        use std::io::Write as _;
+        if !self.quiet {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(marker.as_bytes());
+            let _ = err.flush();
+        }
+    }
+
     /// Diagnostic detail on stderr (`--debug`, notes), silenced by `--quiet`.
     pub fn note(&self, text: impl AsRef<str>) {
         if !self.quiet {

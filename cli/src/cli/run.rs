@@ -26,8 +26,18 @@ pub struct PackSetArgs {
 /// Arguments of `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The prompt.
-    pub prompt: String,
+    /// The prompt; without one on a terminal (or with `--interactive`), an interactive chat.
+    pub prompt: Option<String>,
+    /// Chat interactively: each line you type is a turn (`/exit`, `/pack ID`, `/debug`).
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// The `modularbase serve` to answer through when one is listening there (only when
+    /// the installed set is used: no `--base`, no `--pack ./DIR`).
+    #[arg(long, env = "MODULARBASE_SERVER", default_value = "127.0.0.1:11435")]
+    pub server: String,
+    /// Load the model in this process even when a server is listening.
+    #[arg(long)]
+    pub local: bool,
     #[command(flatten)]
     pub set: PackSetArgs,
     /// Most tokens to generate.

@@ -2,6 +2,7 @@
 
 pub(crate) mod base_import;
 pub(crate) mod base_init;
+pub(crate) mod chat;
 pub(crate) mod completions;
 pub(crate) mod config;
 pub(crate) mod demo;
@@ -18,4 +19,5 @@ pub(crate) mod pack_registry;
 pub(crate) mod pack_resolve;
 pub(crate) mod pack_set;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod train;

@@ -1,14 +1,49 @@
 //! `modularbase run "PROMPT"`: route the prompt, load the pack under the budget (with
 //! fallback), generate, and report what happened.
 
-use modularbase_runtime::{CacheEvent, Route, RunOptions, RunReport, Sampling};
+use modularbase_pack::PackId;
+use modularbase_runtime::{
+    CacheEvent, ChatMessage, Prompt, Route, RunOptions, RunReport, Sampling,
+};
 
+use super::chat::{Backend, TurnError, repl};
 use crate::cli::RunArgs;
 use crate::printer::Printer;
+use crate::serve_client::ServeClient;
 
-/// Answers one prompt.
+/// Answers one prompt, streaming it to the terminal, or chats interactively; through a
+/// running `modularbase serve` when one listens and the installed set is asked for.
 pub(crate) fn run(args: &RunArgs, printer: &Printer) -> anyhow::Result<()> {
-    let (mut runtime, forced) = super::pack_set::open_runtime(&args.set, printer)?;
+    use std::io::IsTerminal as _;
+    let interactive = args.interactive || (args.prompt.is_none() && std::io::stdin().is_terminal());
+    if !interactive && args.prompt.is_none() {
+        anyhow::bail!(
+            "give a prompt (`modularbase run \"PROMPT\"`), or `--interactive` to chat with lines from stdin"
+        );
+    }
+    let installed_set = args.set.base.is_none() && !args.set.packs.iter().any(|p| p.contains('/'));
+    if let Some(client) = (installed_set && !args.local)
+        .then(|| ServeClient::probe(&args.server))
+        .flatten()
+    {
+        let forced = match args.set.packs.first() {
+            Some(id) => Some(
+                id.parse::<PackId>()
+                    .map_err(|e| anyhow::anyhow!("`--pack {id}`: {e}"))?,
+            ),
+            None => None,
+        };
+        printer.step(format!("answering through the server at {}", client.url()));
+        let base = client.base_model()?;
+        let mut backend = Backend::Server(client, base);
+        return answer(&mut backend, args, forced, interactive, printer);
+    }
+    let (runtime, forced) = super::pack_set::open_runtime(&args.set, printer)?;
+    if interactive {
+        let mut backend = Backend::Local(Box::new(runtime));
+        return answer(&mut backend, args, forced, true, printer);
+    }
+    let mut runtime = runtime;
     let options = RunOptions {
         max_tokens: args.max_tokens,
         sampling: Sampling {
@@ -20,21 +55,62 @@ pub(crate) fn run(args: &RunArgs, printer: &Printer) -> anyhow::Result<()> {
         chat: args.chat,
         allow_fallback: args.allow_fallback,
     };
-    let report = runtime.run(&args.prompt, &options).map_err(|e| match e {
-        e @ modularbase_runtime::RuntimeError::ForcedPack { .. } => anyhow::anyhow!(
-            "{e}\nhint: pass `--allow-fallback` to answer with its fallback chain instead, or run without `--pack` to route the prompt"
-        ),
-        other => other.into(),
-    })?;
+    let prompt = args.prompt.as_deref().unwrap_or_default();
+    let report = runtime
+        .run_streaming(prompt, &options, &mut |piece| printer.output_piece(piece))
+        .map_err(|e| match e {
+            e @ modularbase_runtime::RuntimeError::ForcedPack { .. } => anyhow::anyhow!(
+                "{e}\nhint: pass `--allow-fallback` to answer with its fallback chain instead, or run without `--pack` to route the prompt"
+            ),
+            other => other.into(),
+        })?;
+    printer.output_piece("\n");
     for s in &report.substitutions {
         printer.warn(format!("pack `{}` was not used: {}", s.wanted, s.cause));
     }
     if args.debug {
         debug(&report, printer);
     }
-    printer.output(&report.text);
     if args.monitor {
         printer.note(runtime.monitor().render());
+    }
+    Ok(())
+}
+
+/// One prompt or the interactive chat, through `backend`.
+fn answer(
+    backend: &mut Backend,
+    args: &RunArgs,
+    forced: Option<PackId>,
+    interactive: bool,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    if interactive {
+        return repl(backend, args, forced, printer);
+    }
+    let prompt = args.prompt.clone().unwrap_or_default();
+    let prompt = if args.chat {
+        Prompt::Chat(vec![ChatMessage::user(prompt)])
+    } else {
+        Prompt::Text(prompt)
+    };
+    let turn = backend
+        .answer(prompt, forced.as_ref(), args, &mut |piece| {
+            printer.output_piece(piece)
+        })
+        .map_err(|e| match e {
+            TurnError::ContextFull(message) => anyhow::anyhow!(message),
+            TurnError::Other(e) => e,
+        })?;
+    printer.output_piece("\n");
+    for (wanted, cause) in &turn.substitutions {
+        printer.warn(format!("pack `{wanted}` was not used: {cause}"));
+    }
+    if args.debug {
+        printer.note(format!(
+            "pack: {}",
+            turn.pack.as_deref().unwrap_or("(base alone)")
+        ));
     }
     Ok(())
 }
@@ -88,6 +164,7 @@ fn debug(report: &RunReport, printer: &Printer) {
             CacheEvent::Miss(id) => format!("cache: miss `{id}` (loaded)"),
             CacheEvent::Evicted(id) => format!("cache: evicted `{id}`"),
             CacheEvent::Preloaded(id) => format!("cache: preloaded `{id}`"),
+            CacheEvent::Expired(id) => format!("cache: unloaded `{id}` (keep-alive)"),
         };
         printer.note(line);
     }

@@ -82,5 +82,6 @@ fn describe(event: &CacheEvent) -> String {
         CacheEvent::Preloaded(id) => {
             format!("preloaded `{id}`: the likely next pack, loaded while there was room")
         }
+        CacheEvent::Expired(id) => format!("unloaded `{id}`: its keep-alive ran out"),
     }
 }
