@@ -81,7 +81,6 @@ impl std::fmt::Debug for Sequence {
 
 impl Sequence {
     /// A sequence for `prompt` generating at most `limit` tokens.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         prompt: Vec<u32>,
         limit: usize,

@@ -12,6 +12,7 @@
 mod answered_by;
 mod chat_response;
 mod completion_response;
+mod envelope;
 mod error;
 mod fields;
 mod id;
@@ -30,6 +31,7 @@ pub use chat_response::{
     ResponseMessage,
 };
 pub use completion_response::{Completion, CompletionChoice, CompletionStream};
+pub use envelope::{AnswerStream, Envelope, StreamChoice};
 pub use error::ApiError;
 pub use id::{SYSTEM_FINGERPRINT, new_id, unix_now};
 pub use keep_alive::parse_keep_alive;

@@ -22,9 +22,9 @@ use crate::engine::{Engine, Event, Refused, Snapshot};
 use crate::metrics::ServeMetrics;
 use crate::models::Models;
 use crate::openai::{
-    AnsweredBy, ApiError, ChatCompletion, ChatStream, Completion, CompletionStream, FinishReason,
-    GenerationParams, Input, Substitution, Usage, answered_by_header, parse_chat, parse_completion,
-    sse_done, sse_error, sse_event,
+    AnswerStream, AnsweredBy, ApiError, ChatCompletion, ChatStream, Completion, CompletionStream,
+    FinishReason, GenerationParams, Input, StreamChoice, Substitution, Usage, answered_by_header,
+    parse_chat, parse_completion, sse_done, sse_error, sse_event,
 };
 use crate::page::monitor_page;
 use crate::status::{CacheCounters, MonitorComponent, MonitorSnapshot, PsEntry, PsResponse};
@@ -100,9 +100,6 @@ async fn generate(state: AppState, params: GenerationParams) -> Response {
 }
 
 async fn answer(state: AppState, params: GenerationParams) -> Result<Response, ApiError> {
-    if params.n != 1 {
-        return Err(ApiError::bad_request(Some("n"), "only n = 1 is supported"));
-    }
     let choice = state
         .models
         .resolve(&params.model)
@@ -147,7 +144,10 @@ async fn answer(state: AppState, params: GenerationParams) -> Result<Response, A
     let answered = answered_by(&routing);
     let headers = answered_by_header(&answered);
     let mut response = if params.stream {
-        Sse::new(sse_stream(shape, events, answered, prompt_tokens)).into_response()
+        match shape {
+            Shape::Chat(s) => sse_response(s, events, answered, prompt_tokens),
+            Shape::Completion(s) => sse_response(s, events, answered, prompt_tokens),
+        }
     } else {
         let (text, finish, completion_tokens) = collect(&mut events).await?;
         let usage = Usage::new(prompt_tokens, completion_tokens);
@@ -235,32 +235,36 @@ async fn collect(
     Err(ApiError::internal("the engine dropped the request"))
 }
 
+/// The server-sent events of a streamed answer, as the response.
+fn sse_response<C: StreamChoice + 'static>(
+    chunks: AnswerStream<C>,
+    events: UnboundedReceiver<Event>,
+    answered: AnsweredBy,
+    prompt_tokens: usize,
+) -> Response {
+    Sse::new(sse_stream(chunks, events, answered, prompt_tokens)).into_response()
+}
+
 /// The server-sent events of a streamed answer: the opening chunk (chat), a chunk per
 /// piece of text, the finishing chunks, `[DONE]`. Dropping the stream (the client left)
 /// drops the receiver, which frees the request's slot at the engine's next step.
-fn sse_stream(
-    shape: Shape,
+fn sse_stream<C: StreamChoice + 'static>(
+    chunks: AnswerStream<C>,
     events: UnboundedReceiver<Event>,
     answered: AnsweredBy,
     prompt_tokens: usize,
 ) -> impl Stream<Item = Result<SseEvent, std::convert::Infallible>> {
-    let opening = match &shape {
-        Shape::Chat(s) => sse_event(&s.start()).ok(),
-        Shape::Completion(_) => None,
-    };
-    let state = (shape, events, Some(answered), false);
+    let opening = chunks.opening().and_then(|chunk| sse_event(&chunk).ok());
+    let state = (chunks, events, Some(answered), false);
     let body = stream::unfold(
         state,
-        move |(shape, mut events, answered, ended)| async move {
+        move |(chunks, mut events, answered, ended)| async move {
             if ended {
                 return None;
             }
             let out: Vec<SseEvent> = match events.recv().await {
                 Some(Event::Text(piece)) => {
-                    let chunk = match &shape {
-                        Shape::Chat(s) => sse_event(&s.content(piece)),
-                        Shape::Completion(s) => sse_event(&s.content(piece)),
-                    };
+                    let chunk = sse_event(&chunks.content(piece));
                     vec![chunk.unwrap_or_else(|e| sse_error(&e))]
                 }
                 Some(Event::Done {
@@ -269,26 +273,19 @@ fn sse_stream(
                 }) => {
                     let usage = Usage::new(prompt_tokens, completion_tokens);
                     let by = answered.clone().unwrap_or_default();
-                    let mut last: Vec<SseEvent> = match &shape {
-                        Shape::Chat(s) => s
-                            .finish(finish_reason(finish), usage, by)
-                            .iter()
-                            .map(|c| sse_event(c).unwrap_or_else(|e| sse_error(&e)))
-                            .collect(),
-                        Shape::Completion(s) => s
-                            .finish(finish_reason(finish), usage, by)
-                            .iter()
-                            .map(|c| sse_event(c).unwrap_or_else(|e| sse_error(&e)))
-                            .collect(),
-                    };
+                    let mut last: Vec<SseEvent> = chunks
+                        .finish(finish_reason(finish), usage, by)
+                        .iter()
+                        .map(|c| sse_event(c).unwrap_or_else(|e| sse_error(&e)))
+                        .collect();
                     last.push(sse_done());
-                    return Some((stream::iter(last), (shape, events, answered, true)));
+                    return Some((stream::iter(last), (chunks, events, answered, true)));
                 }
                 Some(Event::Failed { message, .. }) => {
                     let error = ApiError::internal(message);
                     return Some((
                         stream::iter(vec![sse_error(&error)]),
-                        (shape, events, answered, true),
+                        (chunks, events, answered, true),
                     ));
                 }
                 Some(Event::Started { .. }) => Vec::new(),
@@ -296,11 +293,11 @@ fn sse_stream(
                     let error = ApiError::internal("the engine dropped the request");
                     return Some((
                         stream::iter(vec![sse_error(&error)]),
-                        (shape, events, answered, true),
+                        (chunks, events, answered, true),
                     ));
                 }
             };
-            Some((stream::iter(out), (shape, events, answered, false)))
+            Some((stream::iter(out), (chunks, events, answered, false)))
         },
     );
     use futures_util::StreamExt;

@@ -9,6 +9,7 @@
 use serde::Serialize;
 
 use super::answered_by::AnsweredBy;
+use super::envelope::{AnswerStream, Envelope, StreamChoice};
 use super::id::{SYSTEM_FINGERPRINT, new_id, unix_now};
 use super::usage::{FinishReason, Usage};
 
@@ -92,27 +93,7 @@ impl ChatCompletion {
 }
 
 /// One streamed piece of a chat answer (`object: "chat.completion.chunk"`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ChatCompletionChunk {
-    /// The stream's id, the same on every chunk.
-    pub id: String,
-    /// Always `chat.completion.chunk`.
-    pub object: &'static str,
-    /// The stream's start, Unix seconds, the same on every chunk.
-    pub created: u64,
-    /// The model as the request named it.
-    pub model: String,
-    /// [`SYSTEM_FINGERPRINT`].
-    pub system_fingerprint: &'static str,
-    /// One choice; none on the usage chunk.
-    pub choices: Vec<ChatChunkChoice>,
-    /// Absent without `include_usage`; with it `null`, except on the last chunk.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Option<Usage>>,
-    /// Who answered: on the stream's last chunk only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub modularbase: Option<AnsweredBy>,
-}
+pub type ChatCompletionChunk = Envelope<ChatChunkChoice>;
 
 /// `choices[0]` of a chunk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -139,85 +120,57 @@ pub struct ChatDelta {
 }
 
 /// Makes the chunks of one chat stream, all with the same id, time and model.
-#[derive(Debug, Clone)]
-pub struct ChatStream {
-    id: String,
-    created: u64,
-    model: String,
-    include_usage: bool,
-}
+pub type ChatStream = AnswerStream<ChatChunkChoice>;
 
-impl ChatStream {
-    /// A new stream for `model`; `include_usage` from `stream_options`.
-    pub fn new(model: impl Into<String>, include_usage: bool) -> Self {
+impl StreamChoice for ChatChunkChoice {
+    const OBJECT: &'static str = "chat.completion.chunk";
+    const ID_PREFIX: &'static str = ID_PREFIX;
+
+    /// [`ChatStream::start`]'s choice.
+    fn opening() -> Option<Self> {
+        Some(Self::assistant())
+    }
+
+    fn content(piece: String) -> Self {
+        Self::with(ChatDelta {
+            role: None,
+            content: Some(piece),
+        })
+    }
+
+    /// `delta: {}`, `finish_reason` set.
+    fn finishing(finish_reason: FinishReason) -> Self {
         Self {
-            id: new_id(ID_PREFIX),
-            created: unix_now(),
-            model: model.into(),
-            include_usage,
+            finish_reason: Some(finish_reason),
+            ..Self::with(ChatDelta::default())
         }
     }
+}
 
-    /// The stream's id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The first chunk: `delta: {"role": "assistant", "content": ""}`.
-    pub fn start(&self) -> ChatCompletionChunk {
-        self.chunk(ChatDelta {
+impl ChatChunkChoice {
+    /// `delta: {"role": "assistant", "content": ""}`.
+    fn assistant() -> Self {
+        Self::with(ChatDelta {
             role: Some("assistant"),
             content: Some(String::new()),
         })
     }
 
-    /// A chunk adding `piece` to the answer.
-    pub fn content(&self, piece: impl Into<String>) -> ChatCompletionChunk {
-        self.chunk(ChatDelta {
-            role: None,
-            content: Some(piece.into()),
-        })
+    /// The choice adding `delta`, not finishing.
+    fn with(delta: ChatDelta) -> Self {
+        Self {
+            index: 0,
+            delta,
+            logprobs: (),
+            finish_reason: None,
+        }
     }
+}
 
-    /// The last chunks: the finishing one (`delta: {}`, `finish_reason` set), then, with
-    /// `include_usage`, one with no choices and the usage. The last carries `answered_by`.
-    pub fn finish(
-        &self,
-        finish_reason: FinishReason,
-        usage: Usage,
-        answered_by: AnsweredBy,
-    ) -> Vec<ChatCompletionChunk> {
-        let mut finishing = self.chunk(ChatDelta::default());
-        for choice in &mut finishing.choices {
-            choice.finish_reason = Some(finish_reason);
-        }
-        if !self.include_usage {
-            finishing.modularbase = Some(answered_by);
-            return vec![finishing];
-        }
-        let mut usage_chunk = self.chunk(ChatDelta::default());
-        usage_chunk.choices.clear();
-        usage_chunk.usage = Some(Some(usage));
-        usage_chunk.modularbase = Some(answered_by);
-        vec![finishing, usage_chunk]
-    }
-
-    fn chunk(&self, delta: ChatDelta) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: self.model.clone(),
-            system_fingerprint: SYSTEM_FINGERPRINT,
-            choices: vec![ChatChunkChoice {
-                index: 0,
-                delta,
-                logprobs: (),
-                finish_reason: None,
-            }],
-            usage: self.include_usage.then_some(None),
-            modularbase: None,
-        }
+impl ChatStream {
+    /// The first chunk: `delta: {"role": "assistant", "content": ""}`.
+    pub fn start(&self) -> ChatCompletionChunk {
+        self.chunk(ChatChunkChoice::assistant())
     }
 }
 

@@ -10,35 +10,11 @@
 use serde::Serialize;
 
 use super::answered_by::AnsweredBy;
-use super::id::{SYSTEM_FINGERPRINT, new_id, unix_now};
+use super::envelope::{AnswerStream, Envelope, StreamChoice};
 use super::usage::{FinishReason, Usage};
 
-/// The `cmpl-` id prefix.
-const ID_PREFIX: &str = "cmpl";
-
 /// A text completion, whole or one streamed chunk (`object: "text_completion"`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Completion {
-    /// `cmpl-…`, the same on every chunk of a stream.
-    pub id: String,
-    /// Always `text_completion`.
-    pub object: &'static str,
-    /// Unix seconds.
-    pub created: u64,
-    /// The model as the request named it.
-    pub model: String,
-    /// [`SYSTEM_FINGERPRINT`].
-    pub system_fingerprint: &'static str,
-    /// One choice; none on a stream's usage chunk.
-    pub choices: Vec<CompletionChoice>,
-    /// Always there on a whole completion; in a stream absent without `include_usage`, and
-    /// with it `null` except on the last chunk.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Option<Usage>>,
-    /// Who answered: always on a whole completion, on a stream's last chunk only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub modularbase: Option<AnsweredBy>,
-}
+pub type Completion = Envelope<CompletionChoice>;
 
 /// `choices[0]` of a [`Completion`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -62,10 +38,10 @@ impl Completion {
         usage: Usage,
         answered_by: AnsweredBy,
     ) -> Self {
-        let mut completion = CompletionStream::new(model, false).chunk(text.into());
-        for choice in &mut completion.choices {
-            choice.finish_reason = Some(finish_reason);
-        }
+        let mut completion = CompletionStream::new(model, false).chunk(CompletionChoice {
+            finish_reason: Some(finish_reason),
+            ..CompletionChoice::content(text.into())
+        });
         completion.usage = Some(Some(usage));
         completion.modularbase = Some(answered_by);
         completion
@@ -73,73 +49,26 @@ impl Completion {
 }
 
 /// Makes the chunks of one completion stream, all with the same id, time and model.
-#[derive(Debug, Clone)]
-pub struct CompletionStream {
-    id: String,
-    created: u64,
-    model: String,
-    include_usage: bool,
-}
+pub type CompletionStream = AnswerStream<CompletionChoice>;
 
-impl CompletionStream {
-    /// A new stream for `model`; `include_usage` from `stream_options`.
-    pub fn new(model: impl Into<String>, include_usage: bool) -> Self {
+impl StreamChoice for CompletionChoice {
+    const OBJECT: &'static str = "text_completion";
+    const ID_PREFIX: &'static str = "cmpl";
+
+    fn content(piece: String) -> Self {
         Self {
-            id: new_id(ID_PREFIX),
-            created: unix_now(),
-            model: model.into(),
-            include_usage,
+            index: 0,
+            text: piece,
+            logprobs: (),
+            finish_reason: None,
         }
     }
 
-    /// The stream's id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// A chunk adding `piece` to the text.
-    pub fn content(&self, piece: impl Into<String>) -> Completion {
-        self.chunk(piece.into())
-    }
-
-    /// The last chunks: the finishing one (empty text, `finish_reason` set), then, with
-    /// `include_usage`, one with no choices and the usage. The last carries `answered_by`.
-    pub fn finish(
-        &self,
-        finish_reason: FinishReason,
-        usage: Usage,
-        answered_by: AnsweredBy,
-    ) -> Vec<Completion> {
-        let mut finishing = self.chunk(String::new());
-        for choice in &mut finishing.choices {
-            choice.finish_reason = Some(finish_reason);
-        }
-        if !self.include_usage {
-            finishing.modularbase = Some(answered_by);
-            return vec![finishing];
-        }
-        let mut usage_chunk = self.chunk(String::new());
-        usage_chunk.choices.clear();
-        usage_chunk.usage = Some(Some(usage));
-        usage_chunk.modularbase = Some(answered_by);
-        vec![finishing, usage_chunk]
-    }
-
-    fn chunk(&self, text: String) -> Completion {
-        Completion {
-            id: self.id.clone(),
-            object: "text_completion",
-            created: self.created,
-            model: self.model.clone(),
-            system_fingerprint: SYSTEM_FINGERPRINT,
-            choices: vec![CompletionChoice {
-                index: 0,
-                text,
-                logprobs: (),
-                finish_reason: None,
-            }],
-            usage: self.include_usage.then_some(None),
-            modularbase: None,
+    /// Empty text, `finish_reason` set.
+    fn finishing(finish_reason: FinishReason) -> Self {
+        Self {
+            finish_reason: Some(finish_reason),
+            ..Self::content(String::new())
         }
     }
 }
@@ -147,6 +76,7 @@ impl CompletionStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openai::SYSTEM_FINGERPRINT;
     use serde_json::{Value, json};
 
     fn stable(completion: &Completion) -> Value {

@@ -59,8 +59,6 @@ pub struct GenerationParams {
     pub include_usage: bool,
     /// Ollama's `keep_alive`: how long the answering pack stays loaded afterwards.
     pub keep_alive: Option<KeepAlive>,
-    /// Answers wanted; only 1 is supported.
-    pub n: usize,
 }
 
 /// Reads a `POST /v1/chat/completions` body.
@@ -93,6 +91,7 @@ fn common(
     max_tokens: Option<usize>,
 ) -> Result<GenerationParams, ApiError> {
     let stream = fields::boolean(body, "stream")?.unwrap_or(false);
+    check_n(body)?;
     Ok(GenerationParams {
         model,
         input,
@@ -107,7 +106,6 @@ fn common(
             .map(parse_keep_alive)
             .transpose()?
             .flatten(),
-        n: n(body)?,
     })
 }
 
@@ -257,9 +255,10 @@ fn include_usage(body: &Object, stream: bool) -> Result<bool, ApiError> {
         .map(Option::unwrap_or_default)
 }
 
-fn n(body: &Object) -> Result<usize, ApiError> {
+/// `n`: only one answer per request is supported.
+fn check_n(body: &Object) -> Result<(), ApiError> {
     match fields::unsigned(body, "n").map_err(|_| fields::wrong_type("n", "1"))? {
-        None | Some(1) => Ok(1),
+        None | Some(1) => Ok(()),
         Some(other) => Err(ApiError::bad_request(
             Some("n"),
             format!("`n` is {other}; only one answer per request is supported (`n`: 1)"),
@@ -315,7 +314,6 @@ mod tests {
                 stream: false,
                 include_usage: false,
                 keep_alive: None,
-                n: 1,
             }
         );
     }
@@ -325,7 +323,7 @@ mod tests {
         let p = completion(json!({"model": "m", "prompt": "once"})).expect("parsed");
         assert_eq!(p.input, Input::Text("once".to_owned()));
         assert_eq!(p.max_tokens, Some(16));
-        assert_eq!((p.temperature, p.top_p, p.n), (1.0, 1.0, 1));
+        assert_eq!((p.temperature, p.top_p), (1.0, 1.0));
         let p =
             completion(json!({"model": "m", "prompt": ["once"], "max_tokens": 3})).expect("parsed");
         assert_eq!(p.input, Input::Text("once".to_owned()));
