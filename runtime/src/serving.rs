@@ -145,18 +145,29 @@ impl Runtime {
         ))
     }
 
-    /// Runs one step of every unfinished sequence in one forward pass: a chunk of the
-    /// prompt for those still reading it, one token for the others; each sequence that has
-    /// read all its tokens samples its next one.
+    /// Runs one step of every unfinished sequence: those still reading their prompt run
+    /// their next chunk of it, each in a pass of its own (the pass it would get alone); all
+    /// the others decode their next token together in one pass, each row with its own
+    /// pack. Each sequence that has read all its tokens samples its next one. Every
+    /// sequence gets exactly the tokens it would get alone.
     pub fn step(&mut self, sequences: &mut [&mut Sequence]) -> Result<()> {
-        let mut active: Vec<&mut Sequence> = sequences
+        let (mut reading, mut decoding): (Vec<&mut Sequence>, Vec<&mut Sequence>) = sequences
             .iter_mut()
             .map(|s| &mut **s)
             .filter(|s| s.finish_reason().is_none() && !s.pending.is_empty())
-            .collect();
-        if active.is_empty() {
-            return Ok(());
+            .partition(|s| s.pending.len() > 1);
+        for sequence in &mut reading {
+            self.advance(&mut [&mut **sequence])?;
         }
+        if !decoding.is_empty() {
+            self.advance(&mut decoding)?;
+        }
+        Ok(())
+    }
+
+    /// One forward pass over `active`: a chunk of each one's pending tokens, then a sample
+    /// for each that has read them all.
+    fn advance(&mut self, active: &mut [&mut Sequence]) -> Result<()> {
         let chunks: Vec<usize> = active
             .iter()
             .map(|s| s.pending.len().min(PREFILL_CHUNK))

@@ -63,66 +63,76 @@ fn argmax(row: &Tensor) -> u32 {
 }
 
 #[test]
-fn sequences_stepped_together_get_the_logits_and_tokens_they_get_alone() {
+fn sequences_decoding_together_get_exactly_the_logits_they_get_alone() {
     let mut model = base();
     let (p1, p2) = (pack(1), pack(2));
-    let plugs: [Option<&dyn HiddenPlug>; 4] = [Some(&p1), Some(&p2), None, Some(&p1)];
     let prompts: [Vec<u32>; 4] = [
         vec![5, 9, 33, 70, 71, 72, 12],
         vec![100, 3, 44],
         vec![7, 7, 7, 8, 9],
         vec![60, 61, 62, 63],
     ];
-    // Alone: each prompt, then 8 greedy tokens, through the single-sequence calls.
-    let mut alone = Vec::new();
-    for (prompt, plug) in prompts.iter().zip(plugs) {
-        let mut tokens = Vec::new();
-        let mut logits = model.forward(prompt, 0, plug).unwrap();
-        let mut last = logits.get(prompt.len() - 1).unwrap();
-        let first_logits = last.clone();
-        for step in 0..8 {
-            let t = argmax(&last);
-            tokens.push(t);
-            logits = model.forward(&[t], prompt.len() + step, plug).unwrap();
-            last = logits.get(0).unwrap();
+    // 16 sequences (as many rows as make a prompt run densely), four prompts, three packs
+    // or none, two sequences sharing each (prompt, pack).
+    let plug_of = |i: usize| -> Option<&dyn HiddenPlug> {
+        match i % 3 {
+            0 => Some(&p1),
+            1 => Some(&p2),
+            _ => None,
         }
-        alone.push((first_logits, tokens));
+    };
+    let prompt_of = |i: usize| &prompts[i % 4];
+    let steps = 6;
+    // Alone: each prompt, then greedy tokens, one sequence per pass.
+    let mut alone: Vec<Vec<Vec<f32>>> = Vec::new();
+    for i in 0..16 {
+        let (prompt, plug) = (prompt_of(i), plug_of(i));
+        let mut cache = KvCache::new();
+        let mut rows = Vec::new();
+        let mut tokens = prompt.clone();
+        for _ in 0..steps {
+            let logits = model
+                .last_logits(&mut [Segment::new(&tokens, &mut cache, plug)])
+                .unwrap();
+            let last = logits.get(0).unwrap();
+            rows.push(last.to_vec1::<f32>().unwrap());
+            tokens = vec![argmax(&last)];
+        }
+        alone.push(rows);
     }
-    // Together: the four prompts (of different lengths) in one pass, then each step one
-    // row per sequence.
-    let mut caches: Vec<KvCache> = (0..4).map(|_| KvCache::new()).collect();
-    let mut next: Vec<Vec<u32>> = prompts.to_vec();
-    let mut together: Vec<Vec<u32>> = vec![Vec::new(); 4];
-    for step in 0..8 {
+    // Together: each prompt in a pass of its own, then every step one row per sequence.
+    let mut caches: Vec<KvCache> = (0..16).map(|_| KvCache::new()).collect();
+    let mut next: Vec<Vec<u32>> = Vec::new();
+    for (i, cache) in caches.iter_mut().enumerate() {
+        let logits = model
+            .last_logits(&mut [Segment::new(prompt_of(i), cache, plug_of(i))])
+            .unwrap();
+        let row = logits.get(0).unwrap();
+        assert_eq!(row.to_vec1::<f32>().unwrap(), alone[i][0], "prompt {i}");
+        next.push(vec![argmax(&row)]);
+    }
+    for step in 1..steps {
         let logits = {
             let mut segments: Vec<Segment<'_>> = next
                 .iter()
                 .zip(caches.iter_mut())
-                .zip(plugs)
-                .map(|((tokens, cache), plug)| Segment::new(tokens, cache, plug))
+                .enumerate()
+                .map(|(i, (tokens, cache))| Segment::new(tokens, cache, plug_of(i)))
                 .collect();
             model.last_logits(&mut segments).unwrap()
         };
-        for i in 0..4 {
+        for (i, tokens) in next.iter_mut().enumerate() {
             let row = logits.get(i).unwrap();
-            if step == 0 {
-                let diff = max_abs_diff(&row, &alone[i].0);
-                assert!(
-                    diff < 1e-4,
-                    "sequence {i}: logits differ by {diff} in a batch"
-                );
-            }
-            let t = argmax(&row);
-            together[i].push(t);
-            next[i] = vec![t];
+            assert_eq!(
+                row.to_vec1::<f32>().unwrap(),
+                alone[i][step],
+                "sequence {i}, step {step}: a batch changed its logits"
+            );
+            *tokens = vec![argmax(&row)];
         }
     }
-    for i in 0..4 {
-        assert_eq!(
-            together[i], alone[i].1,
-            "sequence {i} decoded differently in a batch"
-        );
-        assert_eq!(caches[i].len(), prompts[i].len() + 7);
+    for (i, cache) in caches.iter().enumerate() {
+        assert_eq!(cache.len(), prompt_of(i).len() + steps - 1);
     }
 }
 
@@ -186,20 +196,20 @@ fn request(pack: &str, seed: u64, stop: &[&str]) -> Request {
     }
 }
 
+const PACKS: [&str; 4] = ["python_code", "rust_code", "reasoning", "general_chat"];
+
 #[test]
-fn four_packs_answering_together_give_each_request_its_answer_alone() {
+fn sixteen_requests_across_four_packs_sampled_together_answer_what_each_answers_alone() {
     let mut runtime = runtime();
-    let requests: Vec<Request> = ["python_code", "rust_code", "reasoning", "general_chat"]
-        .iter()
-        .enumerate()
-        .map(|(i, p)| request(p, 40 + i as u64, &[]))
+    let requests: Vec<Request> = (0..16)
+        .map(|i| request(PACKS[i % 4], 100 + i as u64, &[]))
         .collect();
     let alone: Vec<String> = requests
         .iter()
         .map(|r| runtime.answer(r, &|_| Ok(()), &mut |_| {}).unwrap().text)
         .collect();
     let mut sequences: Vec<_> = requests.iter().map(|r| runtime.start(r).unwrap()).collect();
-    let mut streamed = vec![String::new(); 4];
+    let mut streamed = vec![String::new(); 16];
     while sequences.iter().any(|s| s.finish_reason().is_none()) {
         let mut refs: Vec<_> = sequences.iter_mut().collect();
         runtime.step(&mut refs).unwrap();
@@ -208,10 +218,7 @@ fn four_packs_answering_together_give_each_request_its_answer_alone() {
         }
     }
     for (i, s) in sequences.iter().enumerate() {
-        assert_eq!(
-            s.routing().used.as_ref().unwrap().as_str(),
-            ["python_code", "rust_code", "reasoning", "general_chat"][i]
-        );
+        assert_eq!(s.routing().used.as_ref().unwrap().as_str(), PACKS[i % 4]);
         assert_eq!(
             s.text(),
             alone[i],

@@ -105,9 +105,12 @@ impl Linear {
     /// `x · Wᵀ` for the input's `x` of shape `[.., in]`.
     pub(super) fn forward(&self, input: &LinearInput<'_>) -> Result<Tensor> {
         let x = input.x;
-        let many_rows = x.elem_count() / x.dim(D::Minus1)? >= DENSE_FROM_ROWS;
+        let rows = x.elem_count() / x.dim(D::Minus1)?;
+        if input.apart && rows > 1 {
+            return self.rows_apart(input);
+        }
         if x.device().is_cpu()
-            && many_rows
+            && rows >= DENSE_FROM_ROWS
             && let Some(dense) = self.dequantized()?
         {
             return dense.forward(input);
@@ -123,6 +126,47 @@ impl Linear {
                 Ok((y + offset)?)
             }
         }
+    }
+
+    /// `x · Wᵀ` with each row's result what that row alone would get: the quantized kernels
+    /// compute rows independently and take all rows at once; a float product (whose sums
+    /// a BLAS-style kernel orders by the number of rows) runs one row at a time.
+    fn rows_apart(&self, input: &LinearInput<'_>) -> Result<Tensor> {
+        let x = input.x;
+        let cols = x.dim(D::Minus1)?;
+        let rows = x.elem_count() / cols;
+        let flat = x.reshape((rows, cols))?;
+        // One row shaped as a lone sequence's input is (same rank), so it takes the same path.
+        let mut row_shape = vec![1; x.rank()];
+        if let Some(last) = row_shape.last_mut() {
+            *last = cols;
+        }
+        let one_by_one = |f: &dyn Fn(usize) -> Result<Tensor>| -> Result<Tensor> {
+            let outs = (0..rows).map(f).collect::<Result<Vec<_>>>()?;
+            Ok(Tensor::cat(&outs, 0)?)
+        };
+        let y = match self {
+            Self::Plain(m @ QMatMul::QTensor(_)) => m.forward(&flat)?,
+            Self::Plain(_) | Self::Dense(_) => one_by_one(&|i| {
+                let row = flat.narrow(0, i, 1)?.reshape(row_shape.as_slice())?;
+                let y = self.forward(&LinearInput::new(&row))?;
+                Ok(y.reshape((1, ()))?)
+            })?,
+            Self::Q4_1 { q4_0, eight_d, m } => {
+                let y = q4_0.forward(&flat)?;
+                let (sums, rounded) = input.block_sums()?;
+                let offset = one_by_one(&|i| {
+                    Ok((sums.narrow(0, i, 1)?.matmul(&eight_d.t()?)?
+                        + rounded.narrow(0, i, 1)?.matmul(&m.t()?)?)?)
+                })?;
+                (y + offset)?
+            }
+        };
+        let mut shape = x.dims().to_vec();
+        if let Some(last) = shape.last_mut() {
+            *last = y.dim(1)?;
+        }
+        Ok(y.reshape(shape)?)
     }
 
     /// From now on the matrix is F32, dequantized once (a no-op for a dense one).
@@ -222,15 +266,24 @@ pub(super) struct LinearInput<'a> {
     x: &'a Tensor,
     q8_0: OnceCell<Tensor>,
     sums: OnceCell<(Tensor, Tensor)>,
+    /// Each row is another sequence: its result must not depend on the other rows.
+    apart: bool,
 }
 
 impl<'a> LinearInput<'a> {
     /// `x`, shaped `[.., in]`.
     pub(super) fn new(x: &'a Tensor) -> Self {
+        Self::with_rows(x, false)
+    }
+
+    /// `x`; when `apart`, each row's product is computed as that row alone would be (rows
+    /// of different sequences in one decode step), never densely over a copy.
+    pub(super) fn with_rows(x: &'a Tensor, apart: bool) -> Self {
         Self {
             x,
             q8_0: OnceCell::new(),
             sums: OnceCell::new(),
+            apart,
         }
     }
 

@@ -67,7 +67,8 @@ impl Attention {
         layer: usize,
         masks: &[Option<Tensor>],
     ) -> Result<Tensor> {
-        let input = LinearInput::new(x);
+        let apart = segments.len() > 1;
+        let input = LinearInput::with_rows(x, apart);
         let (q_all, k_all, v_all) = (
             self.q.forward(&input)?,
             self.k.forward(&input)?,
@@ -116,7 +117,7 @@ impl Attention {
         } else {
             Tensor::cat(&outputs, 1)?
         };
-        self.o.forward(&LinearInput::new(&y))
+        self.o.forward(&LinearInput::with_rows(&y, apart))
     }
 }
 
@@ -206,11 +207,12 @@ struct Mlp {
 }
 
 impl Mlp {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let input = LinearInput::new(x);
+    /// The feed-forward of `x`; `apart`: its rows are different sequences.
+    fn forward(&self, x: &Tensor, apart: bool) -> Result<Tensor> {
+        let input = LinearInput::with_rows(x, apart);
         let gated =
             (candle_nn::ops::silu(&self.gate.forward(&input)?)? * self.up.forward(&input)?)?;
-        self.down.forward(&LinearInput::new(&gated))
+        self.down.forward(&LinearInput::with_rows(&gated, apart))
     }
 }
 
@@ -459,8 +461,10 @@ impl BaseModel {
 
     /// Final-norm hidden states `[total, hidden]` of several sequences in one forward pass:
     /// each segment's tokens continue its own cache, rows in segment order. The matrix
-    /// products run once over all rows; attention runs per segment; rows that share a pack
-    /// go through it together.
+    /// products run once over all rows; attention and packs run per segment. With more than
+    /// one segment every row gets exactly what its sequence would get alone provided each
+    /// segment is one token (a decode step): products are computed row-independently then
+    /// (see `Linear`), never densely over a copy, so run prompts in passes of their own.
     pub fn hidden_segments(&mut self, segments: &mut [Segment<'_>]) -> Result<Tensor> {
         let mut tokens = Vec::new();
         let mut masks = Vec::with_capacity(segments.len());
@@ -495,7 +499,9 @@ impl BaseModel {
                 &masks,
             )?;
             h = (h + attn)?;
-            let mlp = block.mlp.forward(&block.ffn_norm.forward(&h)?)?;
+            let mlp = block
+                .mlp
+                .forward(&block.ffn_norm.forward(&h)?, segments.len() > 1)?;
             h = (h + mlp)?;
             h = plug_deltas(h, segments, i)?;
         }
@@ -521,9 +527,10 @@ impl BaseModel {
         } else {
             h.index_select(&Tensor::new(last.as_slice(), &self.device)?, 0)?
         };
+        let apart = segments.len() > 1;
         Ok(self
             .output
-            .forward(&LinearInput::new(&rows))?
+            .forward(&LinearInput::with_rows(&rows, apart))?
             .to_dtype(DType::F32)?)
     }
 
@@ -575,8 +582,9 @@ impl BaseModel {
     }
 }
 
-/// `h` (`[1, total, hidden]`) with each pack that plugs in after block `layer` added to its
-/// segments' rows; segments sharing a pack (the same module) go through it together.
+/// `h` (`[1, total, hidden]`) with each segment's pack, if it plugs in after block `layer`,
+/// added to that segment's rows. Each segment goes through its pack on its own, so its rows
+/// get what they would alone (a pack's float products order their sums by the row count).
 fn plug_deltas<'a>(h: Tensor, segments: &[Segment<'a>], layer: usize) -> Result<Tensor> {
     let plugged = |s: &Segment<'a>| s.plug.filter(|p| p.insertion_layer() == layer);
     if segments.iter().all(|s| plugged(s).is_none()) {
@@ -587,44 +595,17 @@ fn plug_deltas<'a>(h: Tensor, segments: &[Segment<'a>], layer: usize) -> Result<
     {
         return Ok((&h + plug.delta(&h)?)?);
     }
-    let mut starts = Vec::with_capacity(segments.len());
+    let mut rows = Vec::with_capacity(segments.len());
     let mut start = 0;
-    for s in segments {
-        starts.push(start);
-        start += s.tokens.len();
+    for segment in segments {
+        let len = segment.tokens.len();
+        let part = h.narrow(1, start, len)?;
+        rows.push(match plugged(segment) {
+            Some(plug) => (&part + plug.delta(&part)?)?,
+            None => part,
+        });
+        start += len;
     }
-    let mut pieces: Vec<Option<Tensor>> = vec![None; segments.len()];
-    for (i, segment) in segments.iter().enumerate() {
-        let Some(plug) = plugged(segment) else {
-            continue;
-        };
-        if pieces[i].is_some() {
-            continue;
-        }
-        let group: Vec<usize> = (i..segments.len())
-            .filter(|&j| plugged(&segments[j]).is_some_and(|p| std::ptr::addr_eq(p, plug)))
-            .collect();
-        let rows: Vec<Tensor> = group
-            .iter()
-            .map(|&j| h.narrow(1, starts[j], segments[j].tokens.len()))
-            .collect::<std::result::Result<_, _>>()?;
-        let joined = Tensor::cat(&rows, 1)?;
-        let out = (&joined + plug.delta(&joined)?)?;
-        let mut at = 0;
-        for &j in &group {
-            let len = segments[j].tokens.len();
-            pieces[j] = Some(out.narrow(1, at, len)?);
-            at += len;
-        }
-    }
-    let rows: Vec<Tensor> = pieces
-        .into_iter()
-        .zip(segments.iter().zip(&starts))
-        .map(|(piece, (s, &start))| match piece {
-            Some(p) => Ok(p),
-            None => h.narrow(1, start, s.tokens.len()),
-        })
-        .collect::<std::result::Result<_, _>>()?;
     Ok(Tensor::cat(&rows, 1)?)
 }
 
