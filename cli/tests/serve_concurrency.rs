@@ -264,3 +264,55 @@ fn a_client_that_leaves_mid_stream_frees_its_slot_and_is_counted_cancelled() {
     assert!(left < 100, "the left stream ran on for {left} tokens");
     assert_eq!(monitor["running"], 0);
 }
+
+#[test]
+fn a_pack_that_fits_only_once_another_is_released_waits_for_it_instead_of_falling_back() {
+    // Room for the base, the router and one pack (each example pack is 173,568 bytes).
+    let server = Server::start(&["--parallel", "2", "--budget", "1900000"]);
+    let mut body = chat_body("python_code", "def f", 3, 200);
+    body["stream"] = json!(true);
+    let response = client()
+        .post(format!("{}/v1/chat/completions", server.url))
+        .json(&body)
+        .send()
+        .unwrap();
+    let mut first = EventStream::new(response);
+    first.next_data().expect("the first stream has started");
+    // rust_code cannot load while python_code is in use: it waits, then answers itself.
+    let second = std::thread::spawn({
+        let url = server.url.clone();
+        move || {
+            let response = client()
+                .post(format!("{url}/v1/chat/completions"))
+                .json(&chat_body("rust_code", "fn", 1, 4))
+                .send()
+                .unwrap();
+            let pack = response.headers()["x-modularbase-pack"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let substituted = response
+                .headers()
+                .get("x-modularbase-substitution")
+                .is_some();
+            (pack, substituted, response.json::<Value>().unwrap())
+        }
+    });
+    let end = first.finish();
+    assert!(end.done, "the first stream completes");
+    let (pack, substituted, answer) = second.join().unwrap();
+    assert_eq!(pack, "rust_code", "{answer}");
+    assert!(!substituted, "{answer}");
+    assert_eq!(
+        answer["modularbase"]["substitutions"],
+        json!([]),
+        "{answer}"
+    );
+    assert_eq!(answer["usage"]["completion_tokens"], 4);
+    let recent = server.get_json("/api/monitor")["recent"].clone();
+    assert_eq!(recent[0]["pack"], "rust_code", "{recent}");
+    assert_eq!(
+        recent[1]["pack"], "python_code",
+        "the first finished first: {recent}"
+    );
+}

@@ -56,6 +56,9 @@ pub enum RuntimeError {
         /// The base's context.
         context: usize,
     },
+    /// The request's pack fits only once packs that requests are using are released.
+    #[error("waiting for room: {0}")]
+    WaitForRoom(String),
     /// A configuration that cannot describe a model.
     #[error("invalid model configuration: {0}")]
     Config(String),

@@ -12,7 +12,7 @@ use candle_core::Device;
 use modularbase_pack::{BaseCompat, MANIFEST_FILE, Manifest, PackId, WEIGHTS_FILE};
 use semver::Version;
 
-use crate::cache::{GetError, PackCache};
+use crate::cache::{CacheError, GetError, PackCache};
 use crate::error::{Result, RuntimeError};
 use crate::pack_module::{PackModule, PackWeights};
 
@@ -83,6 +83,8 @@ pub enum LoadFailure {
     },
     /// It does not fit in the memory budget.
     Budget(String),
+    /// It fits the budget, but only once packs that requests are using are released.
+    Held(String),
 }
 
 impl LoadFailure {
@@ -95,6 +97,7 @@ impl LoadFailure {
             Self::Incompatible(_) => "incompatible",
             Self::BaseVersion { .. } => "base_version",
             Self::Budget(_) => "budget",
+            Self::Held(_) => "held",
         }
     }
 }
@@ -118,7 +121,7 @@ impl fmt::Display for LoadFailure {
                     compat.join(", ")
                 )
             }
-            Self::Budget(e) => f.write_str(e),
+            Self::Budget(e) | Self::Held(e) => f.write_str(e),
         }
     }
 }
@@ -181,13 +184,16 @@ pub fn fallback_chain(installed: &HashMap<PackId, InstalledPack>, wanted: &PackI
 }
 
 /// Loads `wanted` through the cache, falling back along its chain; when nothing in the
-/// chain loads, returns every substitution so the caller can report them.
+/// chain loads, returns every substitution so the caller can report them. With
+/// `wait_for_room`, a pack that would fit once the packs in use are released stops the
+/// walk there (its [`LoadFailure::Held`] last): the caller may wait instead of falling back.
 pub fn load_with_fallback(
     cache: &mut PackCache<PackModule>,
     installed: &HashMap<PackId, InstalledPack>,
     base: &BaseInfo,
     device: &Device,
     wanted: &PackId,
+    wait_for_room: bool,
 ) -> Result<Loaded, Vec<Substitution>> {
     let mut substitutions = Vec::new();
     for id in fallback_chain(installed, wanted) {
@@ -207,6 +213,15 @@ pub fn load_with_fallback(
                 });
             }
             Err(GetError::Load(cause)) => substitutions.push(Substitution { wanted: id, cause }),
+            Err(GetError::Cache(e @ CacheError::Held { .. })) => {
+                substitutions.push(Substitution {
+                    wanted: id,
+                    cause: LoadFailure::Held(e.to_string()),
+                });
+                if wait_for_room {
+                    break;
+                }
+            }
             Err(GetError::Cache(e)) => substitutions.push(Substitution {
                 wanted: id,
                 cause: LoadFailure::Budget(e.to_string()),

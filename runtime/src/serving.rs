@@ -10,6 +10,7 @@ use crate::base::{HiddenPlug, Segment};
 use crate::cache::CacheEvent;
 use crate::chat::ChatMessage;
 use crate::error::{Result, RuntimeError};
+use crate::fallback::LoadFailure;
 use crate::generate::Sampling;
 use crate::keep_alive::KeepAlive;
 use crate::sequence::{Routing, Sequence};
@@ -52,6 +53,10 @@ pub struct Request {
     pub stop: Vec<String>,
     /// How long the pack stays loaded after this request; `None`: the runtime's default.
     pub keep_alive: Option<KeepAlive>,
+    /// When the pack fits the budget only once packs in use are released, refuse with
+    /// [`RuntimeError::WaitForRoom`] (the caller retries when a request finishes) instead
+    /// of falling back.
+    pub wait_for_room: bool,
 }
 
 impl Prompt {
@@ -126,7 +131,15 @@ impl Runtime {
                 routing.wanted = wanted;
             }
         }
-        let (pack, substitutions) = self.load(routing.wanted.as_ref());
+        let (pack, substitutions) = self.load(routing.wanted.as_ref(), request.wait_for_room);
+        if request.wait_for_room
+            && pack.is_none()
+            && let Some(held) = substitutions
+                .last()
+                .filter(|s| matches!(s.cause, LoadFailure::Held(_)))
+        {
+            return Err(RuntimeError::WaitForRoom(held.cause.to_string()));
+        }
         routing.substitutions = substitutions;
         routing.used = pack.as_ref().map(|(id, _)| id.clone());
         let keep_alive = request.keep_alive.or(self.default_keep_alive);

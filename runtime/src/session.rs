@@ -268,6 +268,7 @@ impl Runtime {
             sampling: options.sampling.clone(),
             stop: Vec::new(),
             keep_alive: None,
+            wait_for_room: false,
         };
         let forced = options
             .force_pack
@@ -395,10 +396,12 @@ impl Runtime {
         Ok((scores, Some(route), wanted))
     }
 
-    /// Loads `wanted` (with its fallback chain) through the cache.
+    /// Loads `wanted` (with its fallback chain) through the cache; with `wait_for_room` the
+    /// chain stops at a pack that only packs in use keep out (see [`load_with_fallback`]).
     pub(crate) fn load(
         &mut self,
         wanted: Option<&PackId>,
+        wait_for_room: bool,
     ) -> (Option<(PackId, Arc<PackModule>)>, Vec<Substitution>) {
         let Some(id) = wanted else {
             return (None, Vec::new());
@@ -409,6 +412,7 @@ impl Runtime {
             &self.base_info,
             &self.device,
             id,
+            wait_for_room,
         ) {
             Ok(loaded) => (Some((loaded.id, loaded.pack)), loaded.substitutions),
             Err(substitutions) => (None, substitutions),
@@ -435,7 +439,7 @@ impl Runtime {
                     let prefix = &w[..w.len().min(ROUTE_PREFIX)];
                     let tokens = self.base.vocab().encode(&String::from_utf8_lossy(prefix))?;
                     let (_, _, wanted) = self.route_tokens(&tokens)?;
-                    let (pack, _) = self.load(wanted.as_ref());
+                    let (pack, _) = self.load(wanted.as_ref(), false);
                     let used = pack
                         .as_ref()
                         .map(|(id, _)| id.to_string())

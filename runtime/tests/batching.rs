@@ -45,19 +45,6 @@ fn pack(seed: u64) -> PackModule {
     .unwrap()
 }
 
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
-}
-
 fn argmax(row: &Tensor) -> u32 {
     row.argmax(0).unwrap().to_scalar::<u32>().unwrap()
 }
@@ -111,6 +98,7 @@ fn sequences_decoding_together_get_exactly_the_logits_they_get_alone() {
         assert_eq!(row.to_vec1::<f32>().unwrap(), alone[i][0], "prompt {i}");
         next.push(vec![argmax(&row)]);
     }
+    #[allow(clippy::needless_range_loop)] // `step` indexes the lone runs of each sequence
     for step in 1..steps {
         let logits = {
             let mut segments: Vec<Segment<'_>> = next
@@ -193,6 +181,7 @@ fn request(pack: &str, seed: u64, stop: &[&str]) -> Request {
         },
         stop: stop.iter().map(|s| (*s).to_owned()).collect(),
         keep_alive: None,
+        wait_for_room: false,
     }
 }
 

@@ -253,6 +253,8 @@ struct Worker {
     waiting: VecDeque<Job>,
     active: Vec<Active>,
     recent: VecDeque<RecentRequest>,
+    /// The head of the queue waits for room that only a finishing request can make.
+    blocked: bool,
 }
 
 /// The longest the idle engine sleeps before looking at keep-alives again.
@@ -266,6 +268,7 @@ impl Worker {
             waiting: VecDeque::new(),
             active: Vec::new(),
             recent: VecDeque::new(),
+            blocked: false,
         };
         worker.publish_memory();
         worker
@@ -317,10 +320,11 @@ impl Worker {
     }
 
     /// Gives free slots to waiting requests, oldest first; a request whose client left
-    /// while it waited is dropped.
+    /// while it waited is dropped. A request whose pack fits only once packs in use are
+    /// released waits at the head of the queue until a request finishes.
     fn admit(&mut self) {
-        while self.active.len() < self.shared.limits.parallel {
-            let Some(job) = self.waiting.pop_front() else {
+        while !self.blocked && self.active.len() < self.shared.limits.parallel {
+            let Some(mut job) = self.waiting.pop_front() else {
                 break;
             };
             if job.events.is_closed() {
@@ -328,6 +332,8 @@ impl Worker {
                 self.shared.release();
                 continue;
             }
+            // Waiting makes sense only while some request will release its pack.
+            job.request.wait_for_room = !self.active.is_empty();
             match self.runtime.start(&job.request) {
                 Ok(sequence) => {
                     let routing = sequence.routing().clone();
@@ -349,6 +355,11 @@ impl Worker {
                     self.shared
                         .running
                         .store(self.active.len(), Ordering::SeqCst);
+                }
+                Err(RuntimeError::WaitForRoom(why)) => {
+                    tracing::debug!("request {} waits: {why}", job.id);
+                    self.waiting.push_front(job);
+                    self.blocked = true;
                 }
                 Err(e) => {
                     let context_full = matches!(e, RuntimeError::PromptTooLong { .. });
@@ -438,6 +449,8 @@ impl Worker {
         );
         self.record(&active.job, Some(active.sequence.routing()), finish, tokens);
         self.runtime.finish(active.sequence);
+        // Its pack is free now: a request waiting for room may fit.
+        self.blocked = false;
         self.shared
             .running
             .store(self.active.len(), Ordering::SeqCst);

@@ -124,6 +124,7 @@ async fn answer(state: AppState, params: GenerationParams) -> Result<Response, A
         },
         stop: params.stop,
         keep_alive: params.keep_alive,
+        wait_for_room: false,
     };
     let mut events = state
         .engine

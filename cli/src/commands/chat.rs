@@ -62,6 +62,7 @@ impl Backend {
                     },
                     stop: Vec::new(),
                     keep_alive: None,
+                    wait_for_room: false,
                 };
                 match runtime.answer(&request, &|_| Ok(()), on_text) {
                     Ok(report) => Ok(Turn {

@@ -64,21 +64,21 @@ impl Server {
         Self::with_args(&args)
     }
 
-    /// `modularbase serve ARGS --addr 127.0.0.1:0 --budget 64MiB --device cpu`; waits until
+    /// `modularbase serve ARGS --addr 127.0.0.1:0 --device cpu` (and `--budget 64MiB` unless
+    /// ARGS give one); waits until
     /// it listens and fails the test with its stderr if it does not within a minute.
     pub(crate) fn with_args(args: &[String]) -> Self {
         let home = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_modularbase"))
             .arg("serve")
             .args(args)
-            .args([
-                "--addr",
-                "127.0.0.1:0",
-                "--budget",
-                "64MiB",
-                "--device",
-                "cpu",
-            ])
+            .args(["--addr", "127.0.0.1:0", "--device", "cpu"])
+            .args(
+                Some(["--budget", "64MiB"])
+                    .filter(|_| !args.iter().any(|a| a == "--budget"))
+                    .into_iter()
+                    .flatten(),
+            )
             .current_dir(home.path())
             .env("MODULARBASE_HOME", home.path().join(".home"))
             .env_remove("MODULARBASE_SERVER")
