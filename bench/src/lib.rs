@@ -2,12 +2,14 @@
 //! goes with every result, timing ([`measure`]), our registry in-process
 //! ([`local_registry`]) with a [`publisher`], synthetic [`weights`], and wrappers around
 //! the external tools a benchmark compares against or drives ([`tools`] for the standard
-//! ones, [`nginx`] serving static files, [`wrk`] generating HTTP load).
+//! ones, [`nginx`] serving static files, [`wrk`] generating HTTP load), and [`serving`]:
+//! an inference server as a child process and a client for its OpenAI endpoints.
 
 pub mod local_registry;
 pub mod measure;
 pub mod nginx;
 pub mod publisher;
+pub mod serving;
 pub mod shapes;
 pub mod tools;
 pub mod weights;
