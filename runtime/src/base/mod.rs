@@ -75,42 +75,44 @@ impl Attention {
             self.v.forward(&input)?,
         );
         let mut outputs = Vec::with_capacity(segments.len());
-        let mut start = 0;
-        for (segment, mask) in segments.iter_mut().zip(masks) {
-            let seq = segment.tokens.len();
-            let rows = |t: &Tensor, n: usize| -> Result<Tensor> {
-                Ok(t.narrow(1, start, seq)?
-                    .reshape((1, seq, n, self.head_dim))?
+        if apart && segments.iter().all(|s| s.tokens.len() == 1) {
+            // A decode step: the rows' own positions side by side as the "sequence" axis,
+            // so the rotary embedding and the F16 rounding run once over all of them
+            // (element by element: each row gets what it gets alone).
+            let positions: Vec<u32> = segments.iter().map(|s| s.offset as u32).collect();
+            let (cos, sin) = rope.rows(&positions)?;
+            let rows = segments.len();
+            let heads = |t: &Tensor, n: usize| -> Result<Tensor> {
+                Ok(t.reshape((1, rows, n, self.head_dim))?
                     .transpose(1, 2)?
                     .contiguous()?)
             };
-            let q = rows(&q_all, self.heads)?;
-            let k = rows(&k_all, self.kv_heads)?;
-            let v = rows(&v_all, self.kv_heads)?;
-            let (cos, sin) = rope.at(segment.offset, seq)?;
-            let q = round_to_f16(rope_i(&q, &cos, &sin)?)?;
-            let k = round_to_f16(rope_i(&k, &cos, &sin)?)?;
-            let v = round_to_f16(v)?;
-            let slot = &mut segment.cache.layers[layer];
-            let (k, v) = match slot.as_ref() {
-                Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
-                None => (k, v),
-            };
-            *slot = Some((k.clone(), v.clone()));
-            let groups = self.heads / self.kv_heads;
-            let (k, v) = (repeat_kv(k, groups)?, repeat_kv(v, groups)?);
-            let scale = 1.0 / (self.head_dim as f64).sqrt();
-            let scores = (q.matmul(&k.t()?)? * scale)?;
-            let scores = match mask {
-                Some(m) => scores.broadcast_add(m)?,
-                None => scores,
-            };
-            let y = softmax_last_dim(&scores)?.matmul(&v.contiguous()?)?;
-            outputs.push(
-                y.transpose(1, 2)?
-                    .reshape((1, seq, self.heads * self.head_dim))?,
-            );
-            start += seq;
+            let q = round_to_f16(rope_i(&heads(&q_all, self.heads)?, &cos, &sin)?)?;
+            let k = round_to_f16(rope_i(&heads(&k_all, self.kv_heads)?, &cos, &sin)?)?;
+            let v = round_to_f16(heads(&v_all, self.kv_heads)?)?;
+            for (i, segment) in segments.iter_mut().enumerate() {
+                let row = |t: &Tensor| -> Result<Tensor> { Ok(t.narrow(2, i, 1)?.contiguous()?) };
+                let slot = &mut segment.cache.layers[layer];
+                outputs.push(self.attend(row(&q)?, row(&k)?, row(&v)?, slot, None)?);
+            }
+        } else {
+            let mut start = 0;
+            for (segment, mask) in segments.iter_mut().zip(masks) {
+                let seq = segment.tokens.len();
+                let rows = |t: &Tensor, n: usize| -> Result<Tensor> {
+                    Ok(t.narrow(1, start, seq)?
+                        .reshape((1, seq, n, self.head_dim))?
+                        .transpose(1, 2)?
+                        .contiguous()?)
+                };
+                let (cos, sin) = rope.at(segment.offset, seq)?;
+                let q = round_to_f16(rope_i(&rows(&q_all, self.heads)?, &cos, &sin)?)?;
+                let k = round_to_f16(rope_i(&rows(&k_all, self.kv_heads)?, &cos, &sin)?)?;
+                let v = round_to_f16(rows(&v_all, self.kv_heads)?)?;
+                let slot = &mut segment.cache.layers[layer];
+                outputs.push(self.attend(q, k, v, slot, mask.as_ref())?);
+                start += seq;
+            }
         }
         let y = if outputs.len() == 1 {
             outputs.remove(0)
@@ -118,6 +120,36 @@ impl Attention {
             Tensor::cat(&outputs, 1)?
         };
         self.o.forward(&LinearInput::with_rows(&y, apart))
+    }
+
+    /// One segment's attention: its queries, keys and values `[1, heads, seq, head_dim]`
+    /// (rotated, rounded), the keys and values appended to its cache `slot`; the output
+    /// `[1, seq, hidden]`.
+    fn attend(
+        &self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        slot: &mut Option<(Tensor, Tensor)>,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let seq = q.dim(2)?;
+        let (k, v) = match slot.as_ref() {
+            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
+            None => (k, v),
+        };
+        *slot = Some((k.clone(), v.clone()));
+        let groups = self.heads / self.kv_heads;
+        let (k, v) = (repeat_kv(k, groups)?, repeat_kv(v, groups)?);
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?;
+        let scores = match mask {
+            Some(m) => scores.broadcast_add(m)?,
+            None => scores,
+        };
+        let y = softmax_last_dim(&scores)?.matmul(&v.contiguous()?)?;
+        Ok(y.transpose(1, 2)?
+            .reshape((1, seq, self.heads * self.head_dim))?)
     }
 }
 
@@ -255,6 +287,15 @@ impl Rope {
             (self.cos, self.sin) = rope_tables(&self.config, grown, &self.device)?;
         }
         Ok(())
+    }
+
+    /// The tables' rows at `positions` (one position per row of a decode step).
+    fn rows(&self, positions: &[u32]) -> Result<(Tensor, Tensor)> {
+        let at = Tensor::new(positions, &self.device)?;
+        Ok((
+            self.cos.index_select(&at, 0)?,
+            self.sin.index_select(&at, 0)?,
+        ))
     }
 
     fn at(&self, offset: usize, len: usize) -> Result<(Tensor, Tensor)> {
