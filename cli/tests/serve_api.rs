@@ -5,15 +5,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/serve.rs"]
-mod serve;
+mod common;
 
 use std::process::Command;
 use std::time::Duration;
 
+use common::serve::{EventStream, Server, chat_body, example_packs, example_set};
 use modularbase_tests::{Chromium, Page};
 use serde_json::{Value, json};
-use serve::{EventStream, Server, chat_body, example_packs, example_set};
 
 /// Output bytes as text.
 fn text(bytes: &[u8]) -> String {
@@ -332,32 +331,23 @@ fn ps_prints_what_is_loaded_and_stop_unloads_it() {
             .any(|m| m["id"] == "python_code")
     );
 
-    let out = server.cli(
-        cwd.path(),
-        &["stop", "python_code", "--server", server.addr.as_str()],
-        "",
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("Unloaded `python_code`"),
-        "{}",
+    let stop = || {
+        let out = server.cli(
+            cwd.path(),
+            &["stop", "python_code", "--server", server.addr.as_str()],
+            "",
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
         text(&out.stdout)
-    );
+    };
+    let said = stop();
+    assert!(said.contains("Unloaded `python_code`"), "{said}");
     let table = ps();
     assert_eq!(row(&table, "python_code"), None, "{table}");
     assert!(row(&table, "tiny_base").is_some(), "{table}");
 
-    let out = server.cli(
-        cwd.path(),
-        &["stop", "python_code", "--server", server.addr.as_str()],
-        "",
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("was not loaded"),
-        "{}",
-        text(&out.stdout)
-    );
+    let said = stop();
+    assert!(said.contains("was not loaded"), "{said}");
 }
 
 /// How many requests the server's monitor has seen finish.

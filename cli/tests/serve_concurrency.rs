@@ -4,15 +4,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/serve.rs"]
-mod serve;
+mod common;
 
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
+use common::serve::{EventStream, Server, StreamEnd, chat_body};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
-use serve::{EventStream, Server, StreamEnd, chat_body};
 
 /// A client of its own (so, a connection of its own) with a generous timeout.
 fn client() -> Client {
@@ -23,8 +22,8 @@ fn client() -> Client {
         .unwrap()
 }
 
-/// `body` streamed, read to the end on a connection of its own.
-fn stream_alone(url: &str, body: &Value) -> StreamEnd {
+/// The chat `body` streamed from the server at `url`, on a connection of its own.
+fn open_stream(url: &str, body: &Value) -> EventStream {
     let mut body = body.clone();
     body["stream"] = json!(true);
     let response = client()
@@ -32,7 +31,12 @@ fn stream_alone(url: &str, body: &Value) -> StreamEnd {
         .json(&body)
         .send()
         .unwrap();
-    EventStream::new(response).finish()
+    EventStream::new(response)
+}
+
+/// `body` streamed, read to the end on a connection of its own.
+fn stream_alone(url: &str, body: &Value) -> StreamEnd {
+    open_stream(url, body).finish()
 }
 
 #[test]
@@ -92,14 +96,7 @@ fn a_full_queue_answers_503_queue_full_and_every_admitted_request_completes() {
 #[test]
 fn sigterm_lets_the_stream_in_flight_finish_refuses_new_requests_and_exits_0() {
     let mut server = Server::start(&[]);
-    let mut body = chat_body("python_code", "def f", 3, 256);
-    body["stream"] = json!(true);
-    let response = client()
-        .post(format!("{}/v1/chat/completions", server.url))
-        .json(&body)
-        .send()
-        .unwrap();
-    let mut stream = EventStream::new(response);
+    let mut stream = open_stream(&server.url, &chat_body("python_code", "def f", 3, 256));
     let first = stream.next_data().expect("a first chunk");
     assert!(first.contains("chat.completion.chunk"), "{first}");
 
@@ -226,14 +223,7 @@ fn sixteen_concurrent_streams_across_four_packs_answer_what_each_answers_alone()
 fn a_client_that_leaves_mid_stream_frees_its_slot_and_is_counted_cancelled() {
     let server = Server::start(&["--parallel", "1"]);
     // As long as the context allows (some 500 tokens, seconds of work).
-    let mut body = chat_body("python_code", "def f", 3, 100_000);
-    body["stream"] = json!(true);
-    let response = client()
-        .post(format!("{}/v1/chat/completions", server.url))
-        .json(&body)
-        .send()
-        .unwrap();
-    let mut stream = EventStream::new(response);
+    let mut stream = open_stream(&server.url, &chat_body("python_code", "def f", 3, 100_000));
     stream.next_data().expect("a first chunk");
     stream.next_data().expect("a second chunk");
     drop(stream);
@@ -269,14 +259,7 @@ fn a_client_that_leaves_mid_stream_frees_its_slot_and_is_counted_cancelled() {
 fn a_pack_that_fits_only_once_another_is_released_waits_for_it_instead_of_falling_back() {
     // Room for the base, the router and one pack (each example pack is 173,568 bytes).
     let server = Server::start(&["--parallel", "2", "--budget", "1900000"]);
-    let mut body = chat_body("python_code", "def f", 3, 200);
-    body["stream"] = json!(true);
-    let response = client()
-        .post(format!("{}/v1/chat/completions", server.url))
-        .json(&body)
-        .send()
-        .unwrap();
-    let mut first = EventStream::new(response);
+    let mut first = open_stream(&server.url, &chat_body("python_code", "def f", 3, 200));
     first.next_data().expect("the first stream has started");
     // rust_code cannot load while python_code is in use: it waits, then answers itself.
     let second = std::thread::spawn({

@@ -7,6 +7,8 @@ use std::io::Write;
 use std::path::Path;
 
 use modularbase_tests::{Pack, Publisher, TestRegistry};
+
+pub(crate) mod serve;
 use std::process::{Command, Output, Stdio};
 
 /// Runs the `modularbase` binary cargo built for these tests, in `cwd`, colour off, with
@@ -22,6 +24,7 @@ pub(crate) fn in_home(cwd: &Path, home: &Path, args: &[&str], stdin: &str) -> Ou
         .args(args)
         .current_dir(cwd)
         .env("MODULARBASE_HOME", home)
+        .env_remove("MODULARBASE_SERVER")
         .env_remove("MODULARBASE_REGISTRY")
         .env_remove("MODULARBASE_TOKEN")
         .env("NO_COLOR", "1")

@@ -232,26 +232,9 @@ impl Server {
         }
     }
 
-    /// Runs `modularbase ARGS` against this server (its address in the environment too).
+    /// Runs `modularbase ARGS` in `cwd` with a home there (give the server with `--server`).
     pub(crate) fn cli(&self, cwd: &Path, args: &[&str], stdin: &str) -> std::process::Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_modularbase"))
-            .args(args)
-            .current_dir(cwd)
-            .env("MODULARBASE_HOME", cwd.join(".home"))
-            .env_remove("MODULARBASE_SERVER")
-            .env_remove("MODULARBASE_REGISTRY")
-            .env_remove("MODULARBASE_TOKEN")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the modularbase binary runs");
-        if let Some(mut input) = child.stdin.take() {
-            use std::io::Write as _;
-            let _ = input.write_all(stdin.as_bytes());
-        }
-        child.wait_with_output().unwrap()
+        super::in_home(cwd, &cwd.join(".home"), args, stdin)
     }
 }
 
