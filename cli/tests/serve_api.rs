@@ -113,6 +113,18 @@ fn envelope(response: reqwest::blocking::Response) -> (u16, Value) {
 #[test]
 fn refusals_are_openai_error_envelopes_naming_the_culprit() {
     let server = Server::start(&[]);
+    // A body over the 2 MiB the server reads: refused before it is parsed, in the envelope.
+    let huge = format!(
+        r#"{{"model": "tiny_base", "prompt": "{}"}}"#,
+        "x".repeat(3 << 20)
+    );
+    let (status, error) = envelope(server.post_raw("/v1/completions", huge));
+    assert_eq!(status, 413);
+    assert_eq!(error["code"], "request_too_large", "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("2097152 bytes"),
+        "{error}"
+    );
     let (status, error) = envelope(server.post(
         "/v1/chat/completions",
         &chat_body("no_such_pack", "hi", 1, 4),

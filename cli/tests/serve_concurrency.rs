@@ -57,6 +57,13 @@ fn a_full_queue_answers_503_queue_full_and_every_admitted_request_completes() {
                     .send()
                     .unwrap();
                 let status = response.status().as_u16();
+                if status == 503 {
+                    assert_eq!(
+                        response.headers()["retry-after"],
+                        "1",
+                        "a 503 says when to retry"
+                    );
+                }
                 (status, response.json::<Value>().unwrap())
             })
         })

@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::sse::{Event as SseEvent, Sse};
@@ -63,15 +64,32 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such route; the API is under /v1 (OpenAI) and /api (control)")
 }
 
-async fn chat(State(state): State<AppState>, body: Bytes) -> Response {
-    match parse_chat(&body) {
+/// A request body, or axum's refusal of it (over [`MAX_BODY_BYTES`], unreadable) as an
+/// OpenAI error envelope.
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        ApiError::unreadable_body(
+            rejection.status(),
+            format!(
+                "{} (the largest body read is {MAX_BODY_BYTES} bytes)",
+                rejection.body_text()
+            ),
+        )
+    })
+}
+
+async fn chat(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    match read_body(body).and_then(|body| parse_chat(&body)) {
         Ok(params) => generate(state, params).await,
         Err(e) => e.into_response(),
     }
 }
 
-async fn completion(State(state): State<AppState>, body: Bytes) -> Response {
-    match parse_completion(&body) {
+async fn completion(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match read_body(body).and_then(|body| parse_completion(&body)) {
         Ok(params) => generate(state, params).await,
         Err(e) => e.into_response(),
     }
@@ -390,7 +408,11 @@ struct StopBody {
     model: String,
 }
 
-async fn stop(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+async fn stop(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = read_body(body)?;
     let body: StopBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             Some("model"),

@@ -83,6 +83,18 @@ impl ApiError {
         }
     }
 
+    /// A body the server would not read (axum's rejection: too large, not readable), with
+    /// its status: 413 `request_too_large` or 400.
+    pub fn unreadable_body(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            kind: "invalid_request_error",
+            code: (status == StatusCode::PAYLOAD_TOO_LARGE).then_some("request_too_large"),
+            param: None,
+        }
+    }
+
     /// 500 `server_error`: the server failed, not the request.
     pub fn internal(message: impl Into<String>) -> Self {
         Self {
@@ -134,15 +146,25 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is told to wait before retrying a 503 (queue full, shutting down).
+const RETRY_AFTER_SECONDS: &str = "1";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = self.to_json();
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, "application/json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 
