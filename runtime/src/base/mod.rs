@@ -5,20 +5,26 @@
 //! becomes `h + plug.delta(h)`. Matrices stay as stored (quantized or F16) and run through
 //! candle's quantized matmul; the file layout lives in `weights.rs`.
 
+mod attention;
 mod embedding;
 mod linear;
+mod rope;
+mod segment;
 mod weights;
 
+pub(crate) use rope::rope_tables;
+pub use segment::{KvCache, Segment};
 pub(crate) use weights::read_base_gguf_with_provenance;
 pub use weights::{BaseWeights, GeneralInfo, read_base_gguf, write_base_gguf};
+
+use attention::Attention;
+use rope::Rope;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{DType, Device, Tensor};
-use candle_nn::ops::softmax_last_dim;
-use candle_nn::rotary_emb::rope_i;
 
 use crate::config::BaseConfig;
 use crate::error::{Result, RuntimeError};
@@ -45,193 +51,6 @@ impl RmsNorm {
     }
 }
 
-struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    o: Linear,
-    heads: usize,
-    kv_heads: usize,
-    head_dim: usize,
-}
-
-impl Attention {
-    /// Attention over `x` (`[1, total, hidden]`: the segments' tokens side by side): the
-    /// projections run on all rows at once, the attention itself per segment against that
-    /// segment's own cache, positions and mask.
-    fn forward(
-        &self,
-        x: &Tensor,
-        rope: &Rope,
-        segments: &mut [Segment<'_>],
-        layer: usize,
-        masks: &[Option<Tensor>],
-    ) -> Result<Tensor> {
-        let apart = segments.len() > 1;
-        let input = LinearInput::with_rows(x, apart);
-        let (q_all, k_all, v_all) = (
-            self.q.forward(&input)?,
-            self.k.forward(&input)?,
-            self.v.forward(&input)?,
-        );
-        let mut outputs = Vec::with_capacity(segments.len());
-        if apart && segments.iter().all(|s| s.tokens.len() == 1) {
-            // A decode step: the rows' own positions side by side as the "sequence" axis,
-            // so the rotary embedding and the F16 rounding run once over all of them
-            // (element by element: each row gets what it gets alone).
-            let positions: Vec<u32> = segments.iter().map(|s| s.offset as u32).collect();
-            let (cos, sin) = rope.rows(&positions)?;
-            let rows = segments.len();
-            let heads = |t: &Tensor, n: usize| -> Result<Tensor> {
-                Ok(t.reshape((1, rows, n, self.head_dim))?
-                    .transpose(1, 2)?
-                    .contiguous()?)
-            };
-            let q = round_to_f16(rope_i(&heads(&q_all, self.heads)?, &cos, &sin)?)?;
-            let k = round_to_f16(rope_i(&heads(&k_all, self.kv_heads)?, &cos, &sin)?)?;
-            let v = round_to_f16(heads(&v_all, self.kv_heads)?)?;
-            for (i, segment) in segments.iter_mut().enumerate() {
-                let row = |t: &Tensor| -> Result<Tensor> { Ok(t.narrow(2, i, 1)?.contiguous()?) };
-                let slot = &mut segment.cache.layers[layer];
-                outputs.push(self.attend(row(&q)?, row(&k)?, row(&v)?, slot, None)?);
-            }
-        } else {
-            let mut start = 0;
-            for (segment, mask) in segments.iter_mut().zip(masks) {
-                let seq = segment.tokens.len();
-                let rows = |t: &Tensor, n: usize| -> Result<Tensor> {
-                    Ok(t.narrow(1, start, seq)?
-                        .reshape((1, seq, n, self.head_dim))?
-                        .transpose(1, 2)?
-                        .contiguous()?)
-                };
-                let (cos, sin) = rope.at(segment.offset, seq)?;
-                let q = round_to_f16(rope_i(&rows(&q_all, self.heads)?, &cos, &sin)?)?;
-                let k = round_to_f16(rope_i(&rows(&k_all, self.kv_heads)?, &cos, &sin)?)?;
-                let v = round_to_f16(rows(&v_all, self.kv_heads)?)?;
-                let slot = &mut segment.cache.layers[layer];
-                outputs.push(self.attend(q, k, v, slot, mask.as_ref())?);
-                start += seq;
-            }
-        }
-        let y = if outputs.len() == 1 {
-            outputs.remove(0)
-        } else {
-            Tensor::cat(&outputs, 1)?
-        };
-        self.o.forward(&LinearInput::with_rows(&y, apart))
-    }
-
-    /// One segment's attention: its queries, keys and values `[1, heads, seq, head_dim]`
-    /// (rotated, rounded), the keys and values appended to its cache `slot`; the output
-    /// `[1, seq, hidden]`.
-    fn attend(
-        &self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        slot: &mut Option<(Tensor, Tensor)>,
-        mask: Option<&Tensor>,
-    ) -> Result<Tensor> {
-        let seq = q.dim(2)?;
-        let (k, v) = match slot.as_ref() {
-            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
-            None => (k, v),
-        };
-        *slot = Some((k.clone(), v.clone()));
-        let groups = self.heads / self.kv_heads;
-        let (k, v) = (repeat_kv(k, groups)?, repeat_kv(v, groups)?);
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?;
-        let scores = match mask {
-            Some(m) => scores.broadcast_add(m)?,
-            None => scores,
-        };
-        let y = softmax_last_dim(&scores)?.matmul(&v.contiguous()?)?;
-        Ok(y.transpose(1, 2)?
-            .reshape((1, seq, self.heads * self.head_dim))?)
-    }
-}
-
-/// One sequence's attention keys and values, layer by layer: what lets each new token reuse
-/// the work done for the tokens before it. Each request being answered owns one.
-#[derive(Debug, Clone, Default)]
-pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
-    len: usize,
-}
-
-impl KvCache {
-    /// An empty cache (a new sequence).
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Positions cached so far.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Forgets everything (start of a new sequence).
-    pub fn clear(&mut self) {
-        self.layers.clear();
-        self.len = 0;
-    }
-}
-
-/// One sequence's share of a forward pass: its next tokens, the position of the first, its
-/// cache and the pack plugged into it (each row of a batch may have its own pack).
-pub struct Segment<'a> {
-    /// Tokens to run (the prompt, a chunk of it, or the last sampled token).
-    pub tokens: &'a [u32],
-    /// This sequence's cache; the tokens go at positions `cache.len()..`.
-    pub cache: &'a mut KvCache,
-    /// The pack for this sequence, if any.
-    pub plug: Option<&'a dyn HiddenPlug>,
-    offset: usize,
-}
-
-impl<'a> Segment<'a> {
-    /// `tokens` continuing the sequence whose keys and values are in `cache`.
-    pub fn new(
-        tokens: &'a [u32],
-        cache: &'a mut KvCache,
-        plug: Option<&'a dyn HiddenPlug>,
-    ) -> Self {
-        let offset = cache.len();
-        Self {
-            tokens,
-            cache,
-            plug,
-            offset,
-        }
-    }
-}
-
-/// `t` rounded to F16 precision (kept F32): attention's queries, keys and values carry F16
-/// precision, as in llama.cpp, whose KV cache is F16 and which multiplies queries by it in
-/// F16. Matching it matters: SmolLM2's greedy tokens follow llama.cpp's for 2–3× as many
-/// steps with it than with F32 attention (`tests/llamacpp_parity.rs`).
-fn round_to_f16(t: Tensor) -> Result<Tensor> {
-    Ok(t.to_dtype(DType::F16)?.to_dtype(DType::F32)?)
-}
-
-/// Repeats key/value heads for grouped-query attention.
-fn repeat_kv(x: Tensor, groups: usize) -> Result<Tensor> {
-    if groups == 1 {
-        return Ok(x);
-    }
-    let (b, kv, seq, d) = x.dims4()?;
-    Ok(x.unsqueeze(2)?
-        .expand((b, kv, groups, seq, d))?
-        .reshape((b, kv * groups, seq, d))?)
-}
-
 struct Mlp {
     gate: Linear,
     up: Linear,
@@ -253,79 +72,6 @@ struct Block {
     attn: Attention,
     ffn_norm: RmsNorm,
     mlp: Mlp,
-}
-
-/// Rotary tables for the positions used so far: they grow (doubling, up to the context) as
-/// longer sequences arrive, so a base whose header claims a huge context costs memory only
-/// for the tokens it is really given.
-struct Rope {
-    cos: Tensor,
-    sin: Tensor,
-    config: BaseConfig,
-    device: Device,
-}
-
-/// Positions the tables start with.
-const INITIAL_ROPE_POSITIONS: usize = 512;
-
-impl Rope {
-    fn new(config: &BaseConfig, device: &Device) -> Result<Self> {
-        let len = config.context.min(INITIAL_ROPE_POSITIONS);
-        let (cos, sin) = rope_tables(config, len, device)?;
-        Ok(Self {
-            cos,
-            sin,
-            config: *config,
-            device: device.clone(),
-        })
-    }
-
-    /// Makes the tables cover positions `0..len` (`len` at most the context).
-    fn cover(&mut self, len: usize) -> Result<()> {
-        if len > self.cos.dim(0)? {
-            let grown = len.next_power_of_two().min(self.config.context).max(len);
-            (self.cos, self.sin) = rope_tables(&self.config, grown, &self.device)?;
-        }
-        Ok(())
-    }
-
-    /// The tables' rows at `positions` (one position per row of a decode step).
-    fn rows(&self, positions: &[u32]) -> Result<(Tensor, Tensor)> {
-        let at = Tensor::new(positions, &self.device)?;
-        Ok((
-            self.cos.index_select(&at, 0)?,
-            self.sin.index_select(&at, 0)?,
-        ))
-    }
-
-    fn at(&self, offset: usize, len: usize) -> Result<(Tensor, Tensor)> {
-        Ok((
-            self.cos.narrow(0, offset, len)?,
-            self.sin.narrow(0, offset, len)?,
-        ))
-    }
-}
-
-/// Rotary tables `(cos, sin)`, each `[len, head_dim / 2]`, for positions `0..len`.
-pub(crate) fn rope_tables(
-    config: &BaseConfig,
-    len: usize,
-    device: &Device,
-) -> Result<(Tensor, Tensor)> {
-    let half = config.head_dim() / 2;
-    let inv: Vec<f32> = (0..half)
-        .map(|i| {
-            1.0 / config
-                .rope_theta
-                .powf(2.0 * i as f32 / config.head_dim() as f32)
-        })
-        .collect();
-    let inv = Tensor::from_vec(inv, (1, half), device)?;
-    let positions = Tensor::arange(0u32, len as u32, device)?
-        .to_dtype(DType::F32)?
-        .reshape((len, 1))?;
-    let freqs = positions.matmul(&inv)?;
-    Ok((freqs.cos()?, freqs.sin()?))
 }
 
 /// A loaded base core, ready to run.
