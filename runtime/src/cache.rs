@@ -198,11 +198,7 @@ impl<T: Sized64> PackCache<T> {
         let Some(entry) = self.entries.iter_mut().find(|e| &e.id == id) else {
             return false;
         };
-        (entry.expires, entry.pinned) = match keep_alive {
-            KeepAlive::For(d) => (Some(now + d), false),
-            KeepAlive::Unload => (Some(now), false),
-            KeepAlive::Forever => (None, true),
-        };
+        (entry.expires, entry.pinned) = expiry(keep_alive, now);
         true
     }
 
@@ -366,13 +362,9 @@ impl<T: Sized64> PackCache<T> {
             self.evict_one();
         }
         let item = Arc::new(item);
-        let now = Instant::now();
-        let (expires, pinned) = match self.keep_alive {
-            Some(KeepAlive::For(d)) => (Some(now + d), false),
-            Some(KeepAlive::Unload) => (Some(now), false),
-            Some(KeepAlive::Forever) => (None, true),
-            None => (None, false),
-        };
+        let (expires, pinned) = self
+            .keep_alive
+            .map_or((None, false), |keep| expiry(keep, Instant::now()));
         self.entries.push(Entry {
             id: id.clone(),
             item: item.clone(),
@@ -404,6 +396,16 @@ impl<T: Sized64> PackCache<T> {
             self.events.push(CacheEvent::Evicted(entry.id.clone()));
             self.evicted.push(entry.id);
         }
+    }
+}
+
+/// When a pack kept alive by `keep_alive` from `now` unloads, and whether it is pinned. A
+/// keep-alive too long to add to a clock (a client's `keep_alive: 1e15`) never expires.
+fn expiry(keep_alive: KeepAlive, now: Instant) -> (Option<Instant>, bool) {
+    match keep_alive {
+        KeepAlive::For(d) => (now.checked_add(d), false),
+        KeepAlive::Unload => (Some(now), false),
+        KeepAlive::Forever => (None, true),
     }
 }
 

@@ -130,3 +130,26 @@ fn a_load_that_would_evict_packs_in_use_is_refused_with_the_reason() {
     cache.get(&id("pd"), load(20)).unwrap();
     assert!(cache.used() <= cache.budget());
 }
+
+#[test]
+fn a_keep_alive_too_long_for_the_clock_never_expires_and_never_panics() {
+    let mut cache = cache();
+    cache.set_default_keep_alive(KeepAlive::For(Duration::MAX));
+    drop(cache.get(&id("pa"), load(20)).unwrap());
+    assert!(cache.keep_alive(&id("pa"), KeepAlive::For(Duration::MAX), Instant::now()));
+    assert!(
+        cache
+            .expire(Instant::now() + Duration::from_secs(1 << 40))
+            .is_empty()
+    );
+    assert_eq!(cache.next_expiry(), None);
+    // Not pinned: it can still be evicted to make room.
+    for round in 0..3 {
+        drop(cache.get(&id(&format!("p{round}")), load(20)).unwrap());
+    }
+    assert!(
+        !packs(&cache).contains(&"pa".to_owned()),
+        "{:?}",
+        packs(&cache)
+    );
+}
