@@ -2,7 +2,7 @@
 //! one prompt or an interactive chat (`/exit`, `/pack ID`, `/debug`) whose history is kept
 //! within the context window by dropping the oldest turns.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read as _};
 
 use modularbase_pack::PackId;
 use modularbase_runtime::{
@@ -107,6 +107,38 @@ impl Backend {
     }
 }
 
+/// The longest message read from stdin in the chat.
+const MAX_TURN_BYTES: u64 = 1 << 20;
+
+/// The next line of `input`: `None` at its end, `Some(None)` for a line over
+/// [`MAX_TURN_BYTES`] (read to its end and dropped, never held whole).
+fn read_turn(input: &mut impl BufRead) -> std::io::Result<Option<Option<String>>> {
+    let mut line = Vec::new();
+    let read = input
+        .by_ref()
+        .take(MAX_TURN_BYTES + 1)
+        .read_until(b'\n', &mut line)?;
+    if read == 0 {
+        return Ok(None);
+    }
+    if line.len() as u64 > MAX_TURN_BYTES {
+        // Skip the rest of the line without keeping it.
+        while !line.ends_with(b"\n") {
+            line.clear();
+            if input
+                .by_ref()
+                .take(MAX_TURN_BYTES)
+                .read_until(b'\n', &mut line)?
+                == 0
+            {
+                break;
+            }
+        }
+        return Ok(Some(None));
+    }
+    Ok(Some(Some(String::from_utf8_lossy(&line).into_owned())))
+}
+
 /// The interactive chat: reads turns from stdin until `/exit` or its end.
 pub(crate) fn repl(
     backend: &mut Backend,
@@ -119,13 +151,18 @@ pub(crate) fn repl(
     let mut history: Vec<ChatMessage> = Vec::new();
     printer.note("chat: type a message; /pack ID forces a pack (/pack alone routes again), /debug shows who answers, /exit ends");
     let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
+    let mut input = stdin.lock();
     loop {
         printer.prompt(">>> ");
-        let Some(line) = lines.next() else {
+        let Some(line) = read_turn(&mut input)? else {
             return Ok(());
         };
-        let line = line?;
+        let Some(line) = line else {
+            printer.warn(format!(
+                "that message is over {MAX_TURN_BYTES} bytes and was not sent"
+            ));
+            continue;
+        };
         let line = line.trim();
         match line.split_once(' ').unwrap_or((line, "")) {
             ("", _) => continue,
@@ -203,5 +240,24 @@ pub(crate) fn repl(
             role: "assistant".to_owned(),
             content: turn.text,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_line_over_the_bound_is_dropped_and_the_next_one_read() {
+        let mut text = "x".repeat(MAX_TURN_BYTES as usize * 2 + 5).into_bytes();
+        text.extend_from_slice(b"\nhello\n");
+        let mut input = std::io::Cursor::new(text);
+        assert_eq!(read_turn(&mut input).unwrap(), Some(None));
+        assert_eq!(
+            read_turn(&mut input).unwrap(),
+            Some(Some("hello\n".to_owned()))
+        );
+        assert_eq!(read_turn(&mut input).unwrap(), None);
     }
 }
