@@ -502,3 +502,26 @@ fn api_monitor_lists_recent_requests_with_their_pack() {
     assert_eq!(state("rust_code"), Some(json!("loaded")));
     assert_eq!(state("general_chat"), Some(json!("installed")));
 }
+
+#[test]
+fn ps_and_stop_without_a_server_say_none_answers_and_how_to_start_one() {
+    let cwd = tempfile::tempdir().unwrap();
+    // A port nothing listens on: bind one, then let it go.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    for args in [
+        vec!["ps", "--server", addr.as_str()],
+        vec!["stop", "python_code", "--server", addr.as_str()],
+    ] {
+        let out = common::in_home(cwd.path(), &cwd.path().join(".home"), &args, "");
+        assert!(!out.status.success(), "{args:?}");
+        let err = common::text(&out.stderr);
+        assert!(err.contains("no `modularbase serve` answers at"), "{err}");
+        assert!(err.contains("start one with `modularbase serve`"), "{err}");
+        assert!(common::text(&out.stdout).is_empty(), "{args:?}");
+    }
+    assert!(!cwd.path().join(".home").exists(), "nothing was written");
+}
