@@ -36,6 +36,7 @@ mod index;
 mod manifest;
 mod signing;
 mod text_serde;
+pub mod tuf;
 pub mod weights;
 
 pub use api::{

@@ -125,6 +125,11 @@ impl SigningKey {
         PackSignature(self.0.sign(signed_statement(id, version, cksum).as_bytes()))
     }
 
+    /// Signs arbitrary bytes (metadata documents' canonical JSON).
+    pub(crate) fn sign_bytes(&self, bytes: &[u8]) -> [u8; 64] {
+        self.0.sign(bytes).to_bytes()
+    }
+
     /// Writes the private key to `path` with mode 0600, never replacing an existing file.
     pub fn write_new(&self, path: &Path) -> Result<(), KeyFileError> {
         let io = |source| KeyFileError::Io {
@@ -201,6 +206,25 @@ impl PublicKey {
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect::<Vec<_>>()
             .join(":")
+    }
+
+    /// The 32 key bytes.
+    pub(crate) fn to_bytes(self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// The key of 32 bytes, `None` when they are not a valid point.
+    pub(crate) fn from_bytes(bytes: &[u8; 32]) -> Option<Self> {
+        ed25519_dalek::VerifyingKey::from_bytes(bytes)
+            .ok()
+            .map(Self)
+    }
+
+    /// Whether `signature` is this key's over `bytes` (strict verification).
+    pub(crate) fn verify_bytes(&self, bytes: &[u8], signature: &[u8; 64]) -> bool {
+        self.0
+            .verify_strict(bytes, &ed25519_dalek::Signature::from_bytes(signature))
+            .is_ok()
     }
 
     /// Checks `signature` over the statement for `id@version` with checksum `cksum`.
