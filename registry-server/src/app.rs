@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::db::Db;
+use crate::metadata::{Lifetimes, Metadata};
 use crate::metrics::Metrics;
 use crate::storage::BlobStore;
 
@@ -12,6 +13,8 @@ pub struct AppState {
     pub(crate) db: Db,
     pub(crate) blobs: BlobStore,
     pub(crate) metrics: Arc<Metrics>,
+    /// The signed metadata served beside the index.
+    pub(crate) metadata: Arc<Metadata>,
     pub(crate) public_url: Arc<str>,
     pub(crate) max_publish_bytes: u64,
     /// Longest wait for the next bytes of a publish body.
@@ -21,14 +24,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Opens the database and blob store under `data_dir`.
+    /// Opens the database and blob store under `data_dir`, with metadata signed for the
+    /// default lifetimes.
     pub(crate) async fn open(
         data_dir: &std::path::Path,
         public_url: &str,
         max_publish_bytes: u64,
     ) -> anyhow::Result<Self> {
+        let db = Db::open(data_dir).await?;
         Ok(Self {
-            db: Db::open(data_dir).await?,
+            metadata: Arc::new(Metadata::new(db.clone(), data_dir, Lifetimes::default())),
+            db,
             blobs: BlobStore::open(data_dir)?,
             metrics: Arc::new(Metrics::new()),
             public_url: Arc::from(public_url.trim_end_matches('/')),

@@ -31,6 +31,9 @@ pub enum RegistryCommand {
     ///
     /// Example: modularbase registry gc --data ./registry-data
     Gc(GcArgs),
+    /// Manage the keys that sign the index's metadata (root.json, snapshot.json, timestamp.json).
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 /// The data directory every registry command works on.
@@ -103,6 +106,74 @@ pub struct ServeArgs {
     /// Most open connections from one client IP address; further ones get 503.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS_PER_IP)]
     pub max_connections_per_ip: usize,
+    /// How long each signed snapshot.json is valid (1s to 366d, e.g. `1d`, `12h`); it is
+    /// re-signed when half of it is left.
+    #[arg(long, value_name = "DURATION", default_value = "1d", value_parser = parse_online_expiry)]
+    pub snapshot_expiry: Duration,
+    /// How long each signed timestamp.json is valid (1s to 366d, e.g. `1h`, `10m`); it is
+    /// re-signed when half of it is left.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_online_expiry)]
+    pub timestamp_expiry: Duration,
+}
+
+/// `registry keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create the root keys (files you keep offline), the online snapshot and timestamp
+    /// keys (in the data directory) and root version 1, signed by every root key.
+    ///
+    /// Example: modularbase registry keys init --root-keys 3 --threshold 2 --out ./registry-root-keys --data ./registry-data
+    Init(KeysInitArgs),
+    /// Write the next root version: renew it, replace the root keys (`--new-root-keys`) or
+    /// the online keys (`--online`); signed by the current root's threshold of `--key` files
+    /// and by its own.
+    ///
+    /// Example: modularbase registry keys rotate --key ./registry-root-keys/root-1.key --key ./registry-root-keys/root-2.key --data ./registry-data
+    Rotate(KeysRotateArgs),
+}
+
+/// Arguments of `registry keys init`.
+#[derive(Debug, Args)]
+pub struct KeysInitArgs {
+    /// How many root keys to generate.
+    #[arg(long, default_value_t = 1)]
+    pub root_keys: u32,
+    /// How many root keys must sign each new root.
+    #[arg(long, default_value_t = 1)]
+    pub threshold: u32,
+    /// Where to write the root keys (`root-1.key`, …, mode 0600); keep them offline.
+    #[arg(long, value_name = "DIR", default_value = "./registry-root-keys")]
+    pub out: PathBuf,
+    /// How long root version 1 is valid (1d to 3660d, e.g. `365d`).
+    #[arg(long, value_name = "DURATION", default_value = "365d", value_parser = parse_root_expiry)]
+    pub expires: Duration,
+    #[command(flatten)]
+    data: DataArg,
+}
+
+/// Arguments of `registry keys rotate`.
+#[derive(Debug, Args)]
+pub struct KeysRotateArgs {
+    /// A root key file of the current root (repeat; at least its threshold of them).
+    #[arg(long = "key", value_name = "FILE", required = true)]
+    pub keys: Vec<PathBuf>,
+    /// Replace the root keys by this many new ones (written to `--out`).
+    #[arg(long, value_name = "N")]
+    pub new_root_keys: Option<u32>,
+    /// How many root keys must sign each later root (default: as now).
+    #[arg(long, value_name = "T")]
+    pub threshold: Option<u32>,
+    /// Where to write new root keys (`root-vN-1.key`, …, mode 0600).
+    #[arg(long, value_name = "DIR", default_value = "./registry-root-keys")]
+    pub out: PathBuf,
+    /// Replace the online snapshot and timestamp keys too.
+    #[arg(long)]
+    pub online: bool,
+    /// How long the new root is valid (1d to 3660d).
+    #[arg(long, value_name = "DURATION", default_value = "365d", value_parser = parse_root_expiry)]
+    pub expires: Duration,
+    #[command(flatten)]
+    data: DataArg,
 }
 
 /// `registry user …`.
@@ -169,6 +240,31 @@ fn parse_scope(text: &str) -> Result<Scope, String> {
     text.parse()
 }
 
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// `text` as a humantime duration within `least..=most` (`range` says which, in words).
+fn parse_duration_within(
+    text: &str,
+    least: Duration,
+    most: Duration,
+    range: &str,
+) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration like `1h` or `30d`: {e}"))?;
+    if duration < least || duration > most {
+        return Err(format!("`{text}` is out of range: use {range}"));
+    }
+    Ok(duration)
+}
+
+fn parse_online_expiry(text: &str) -> Result<Duration, String> {
+    parse_duration_within(text, Duration::from_secs(1), DAY * 366, "1s to 366d")
+}
+
+fn parse_root_expiry(text: &str) -> Result<Duration, String> {
+    parse_duration_within(text, DAY, DAY * 3660, "1d to 3660d (about ten years)")
+}
+
 /// Runs a registry command on its own tokio runtime.
 pub fn run_command(command: RegistryCommand) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -181,6 +277,13 @@ fn stdout_line(line: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")?;
     out.flush()?;
+    Ok(())
+}
+
+fn stdout_lines(lines: &[String]) -> anyhow::Result<()> {
+    for line in lines {
+        stdout_line(line)?;
+    }
     Ok(())
 }
 
@@ -197,6 +300,8 @@ async fn run_async(command: RegistryCommand) -> anyhow::Result<()> {
             config.keep_alive_timeout = Duration::from_secs(args.keep_alive_timeout);
             config.max_connections = args.max_connections;
             config.max_connections_per_ip = args.max_connections_per_ip;
+            config.snapshot_expiry = args.snapshot_expiry;
+            config.timestamp_expiry = args.timestamp_expiry;
             crate::server::serve(config).await
         }
         RegistryCommand::User(UserCommand::Add { name, data }) => {
@@ -243,6 +348,28 @@ async fn run_async(command: RegistryCommand) -> anyhow::Result<()> {
                 "removed {} unreferenced archive(s) ({} bytes) and {} stale upload(s)",
                 report.blobs_removed, report.bytes_freed, report.uploads_removed
             ))
+        }
+        RegistryCommand::Keys(KeysCommand::Init(args)) => {
+            let options = crate::metadata::InitOptions {
+                root_keys: args.root_keys,
+                threshold: args.threshold,
+                out: args.out,
+                expires: args.expires,
+            };
+            let lines = crate::metadata::init_keys(&args.data.data, &options).await?;
+            stdout_lines(&lines)
+        }
+        RegistryCommand::Keys(KeysCommand::Rotate(args)) => {
+            let options = crate::metadata::RotateOptions {
+                keys: args.keys,
+                new_root_keys: args.new_root_keys,
+                threshold: args.threshold,
+                out: args.out,
+                online: args.online,
+                expires: args.expires,
+            };
+            let lines = crate::metadata::rotate_keys(&args.data.data, &options).await?;
+            stdout_lines(&lines)
         }
     }
 }

@@ -46,6 +46,10 @@ pub struct RegistryConfig {
     pub max_connections: usize,
     /// Most open connections from one client IP address; beyond it, 503 and closed.
     pub max_connections_per_ip: usize,
+    /// How long each signed `snapshot.json` is valid (re-signed at half of it).
+    pub snapshot_expiry: Duration,
+    /// How long each signed `timestamp.json` is valid (re-signed at half of it).
+    pub timestamp_expiry: Duration,
 }
 
 impl RegistryConfig {
@@ -62,6 +66,8 @@ impl RegistryConfig {
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            snapshot_expiry: crate::metadata::DEFAULT_SNAPSHOT_EXPIRY,
+            timestamp_expiry: crate::metadata::DEFAULT_TIMESTAMP_EXPIRY,
         }
     }
 }

@@ -10,7 +10,12 @@
 //! DATA/registry.sqlite3     users, tokens (hashed), keys, packs, owners, versions
 //! DATA/blobs/sha256/ab/cd/  archives named by their SHA-256
 //! DATA/tmp/                 uploads in flight (removed by `registry gc` when stale)
+//! DATA/metadata/             the online keys that sign snapshot.json and timestamp.json
 //! ```
+//!
+//! Beside the index files, `/index/root.json`, `/index/N.root.json`, `/index/snapshot.json`
+//! and `/index/timestamp.json` are TUF-style signed metadata (`metadata`), so a client can
+//! tell a current, complete index from an old or forged one.
 //!
 //! The same server renders the marketplace (`/`, `/search`, `/packs/{id}`, `/users/{login}`)
 //! as plain HTML and serves the API's OpenAPI document at `/api/openapi.json`.
@@ -28,6 +33,8 @@ mod db;
 mod deadline;
 mod envelope;
 mod error;
+mod index_file;
+mod metadata;
 mod metrics;
 mod router;
 mod routes;

@@ -16,7 +16,9 @@ use modularbase_pack::paths;
 use crate::app::AppState;
 use crate::auth::{Access, Scope, check_access};
 use crate::error::AppError;
-use crate::routes::{download, health, index, keys, me, openapi, owners, publish, search, yank};
+use crate::routes::{
+    download, health, index, keys, me, metadata, openapi, owners, publish, search, yank,
+};
 
 /// One route of the JSON API.
 pub(crate) struct ApiRoute {
@@ -79,6 +81,10 @@ pub(crate) fn api_routes() -> Vec<ApiRoute> {
 pub(crate) fn router(state: AppState) -> Router {
     let index = Router::new()
         .route(paths::INDEX_CONFIG, get(index::config))
+        // The signed metadata beside the index files (`N.root.json` goes to `records`).
+        .route("/index/root.json", get(metadata::root))
+        .route("/index/snapshot.json", get(metadata::snapshot))
+        .route("/index/timestamp.json", get(metadata::timestamp))
         .route(paths::INDEX_FILE, get(index::records));
     // Routes on one path merge into one method router.
     let api = api_routes()

@@ -27,8 +27,11 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use anyhow::Context;
+
 use crate::app::AppState;
 use crate::config::RegistryConfig;
+use crate::metadata::{Lifetimes, Metadata};
 use connection::{Activity, ConnectionLimits, ConnectionTimer, Tracked};
 
 /// A registry serving in the background of the current tokio runtime.
@@ -42,6 +45,7 @@ pub struct RunningServer {
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     flusher: JoinHandle<()>,
+    refresher: JoinHandle<()>,
 }
 
 /// How often counted downloads are written to the database.
@@ -78,8 +82,25 @@ pub async fn start(config: RegistryConfig) -> anyhow::Result<RunningServer> {
     state.body_timeout = config.body_timeout;
     remove_stale_uploads(&state, config.body_timeout);
     state.request_timeout = config.request_timeout;
+    state.metadata = Arc::new(Metadata::new(
+        state.db.clone(),
+        &config.data_dir,
+        Lifetimes {
+            snapshot: config.snapshot_expiry,
+            timestamp: config.timestamp_expiry,
+        },
+    ));
+    crate::metadata::ensure_root(&state.metadata)
+        .await
+        .context("cannot create the registry's first root")?;
+    state
+        .metadata
+        .refresh()
+        .await
+        .context("cannot sign the registry's metadata")?;
     let app = crate::router::router(state.clone());
     let flusher = tokio::spawn(flush_downloads_periodically(state.clone()));
+    let refresher = tokio::spawn(crate::metadata::refresher(Arc::clone(&state.metadata)));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(accept_loop(listener, app, config, stopped));
     Ok(RunningServer {
@@ -89,6 +110,7 @@ pub async fn start(config: RegistryConfig) -> anyhow::Result<RunningServer> {
         stop,
         task,
         flusher,
+        refresher,
     })
 }
 
@@ -195,6 +217,7 @@ impl RunningServer {
         let _ = self.stop.send(());
         self.task.await??;
         self.flusher.abort();
+        self.refresher.abort();
         self.state.db.close().await;
         Ok(())
     }

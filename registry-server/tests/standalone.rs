@@ -20,7 +20,7 @@ fn help_lists_every_command() {
     let out = registry_bin(&["--help"]);
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    for command in ["serve", "user", "token", "gc"] {
+    for command in ["serve", "user", "token", "gc", "keys"] {
         assert!(
             help.lines()
                 .any(|l| l.trim_start().starts_with(&format!("{command} "))),

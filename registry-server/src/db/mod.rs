@@ -4,6 +4,7 @@
 
 mod keys;
 mod marketplace;
+mod metadata;
 mod packs;
 mod users;
 
@@ -16,6 +17,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub(crate) use marketplace::Facets;
+pub(crate) use metadata::MetadataWrite;
 pub(crate) use packs::{NewVersion, PackRow, PublishOutcome, SearchQuery, SearchSort};
 
 /// File name of the database inside the data directory.

@@ -382,15 +382,7 @@ impl Db {
         .bind(name)
         .fetch_all(&self.pool)
         .await?;
-        let mut rows: Vec<(Version, String, bool)> = rows
-            .into_iter()
-            .filter_map(|(num, record, yanked)| Some((num.parse().ok()?, record, yanked)))
-            .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(rows
-            .into_iter()
-            .map(|(_, record, yanked)| (record, yanked))
-            .collect())
+        Ok(in_semver_order(rows))
     }
 
     /// Logins of the pack's owners, alphabetically.
@@ -481,4 +473,18 @@ impl Db {
             .await?;
         Ok(sums.into_iter().collect())
     }
+}
+
+/// One pack's `(num, record, yanked)` rows as its index file lists them: oldest first in
+/// semver order, rows whose number does not parse left out. The index route and the
+/// snapshot (`crate::metadata`) both order through here, so they describe the same bytes.
+pub(super) fn in_semver_order(rows: Vec<(String, String, bool)>) -> Vec<(String, bool)> {
+    let mut rows: Vec<(Version, String, bool)> = rows
+        .into_iter()
+        .filter_map(|(num, record, yanked)| Some((num.parse().ok()?, record, yanked)))
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.into_iter()
+        .map(|(_, record, yanked)| (record, yanked))
+        .collect()
 }

@@ -1,9 +1,10 @@
-//! The sparse index: `GET /index/config.json` and `GET /index/{id}` with ETags.
+//! The sparse index: `GET /index/config.json` and `GET /index/{id}` with ETags (the
+//! rotation chain's `N.root.json` shares the second route; `crate::routes::metadata`).
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use modularbase_pack::{IndexConfig, Sha256Digest, paths};
 
@@ -20,12 +21,16 @@ pub(crate) async fn config(State(state): State<AppState>) -> Json<IndexConfig> {
 }
 
 /// `GET /index/{id}`: one JSON record per version, oldest first; 304 when the client's
-/// `If-None-Match` names the current ETag.
+/// `If-None-Match` names the current ETag. `GET /index/N.root.json` is root version N.
 pub(crate) async fn records(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
+    // `N.root.json` shares the route; pack ids never contain a `.`.
+    if let Some(file) = crate::metadata::MetadataFile::from_name(&id) {
+        return super::metadata::serve(&state, file, &headers).await;
+    }
     let id = crate::catalog::pack_id(&id)?;
     let rows = state.db.index_rows(id.as_str()).await?;
     if rows.is_empty() {
@@ -33,16 +38,26 @@ pub(crate) async fn records(
             "no pack named `{id}` is published here"
         )));
     }
-    let mut body = String::new();
-    for (record, yanked) in rows {
-        let mut record: serde_json::Value =
-            serde_json::from_str(&record).map_err(AppError::internal)?;
-        record["yanked"] = serde_json::Value::Bool(yanked);
-        body.push_str(&record.to_string());
-        body.push('\n');
-    }
-    let etag = format!("\"{}\"", &Sha256Digest::of(body.as_bytes()).to_hex()[..32]);
-    let etag_value = HeaderValue::from_str(&etag).map_err(AppError::internal)?;
+    let body = crate::index_file::index_file(&rows).map_err(AppError::internal)?;
+    Ok(with_etag(
+        &headers,
+        body.into_bytes(),
+        "text/plain; charset=utf-8",
+        &[],
+    ))
+}
+
+/// `body` with its ETag, `content_type` and `extra` headers, or 304 when the request's
+/// `If-None-Match` names that ETag (the index files and the signed metadata alike).
+pub(crate) fn with_etag(
+    headers: &HeaderMap,
+    body: Vec<u8>,
+    content_type: &'static str,
+    extra: &[(HeaderName, &'static str)],
+) -> Response {
+    let etag = format!("\"{}\"", &Sha256Digest::of(&body).to_hex()[..32]);
+    // Hex in quotes is always a valid header value.
+    let etag_value = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
     let fresh = headers
         .get(IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -50,18 +65,19 @@ pub(crate) async fn records(
             v.split(',')
                 .any(|tag| tag.trim() == etag || tag.trim() == "*")
         });
-    if fresh {
-        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, etag_value)]).into_response());
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = body.into_response();
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response
+    };
+    let out = response.headers_mut();
+    out.insert(ETAG, etag_value);
+    for (name, value) in extra {
+        out.insert(name.clone(), HeaderValue::from_static(value));
     }
-    Ok((
-        [
-            (ETAG, etag_value),
-            (
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    response
 }

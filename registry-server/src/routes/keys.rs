@@ -65,6 +65,8 @@ pub(crate) async fn register(
         .key(&request.key)
         .await?
         .ok_or_else(|| AppError::internal("a key vanished right after insertion"))?;
+    // The key signs the packs its user owns from now on: the snapshot lists it.
+    state.metadata.after_change().await;
     Ok(Json(row.info))
 }
 
@@ -134,5 +136,7 @@ pub(crate) async fn revoke(
             caller.login
         )));
     }
+    // Packs its user owns stop listing it, so new installs refuse what it signs.
+    state.metadata.after_change().await;
     Ok(Json(OkResponse { ok: true }))
 }

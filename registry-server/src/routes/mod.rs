@@ -7,6 +7,7 @@ pub(crate) mod health;
 pub(crate) mod index;
 pub(crate) mod keys;
 pub(crate) mod me;
+pub(crate) mod metadata;
 pub(crate) mod openapi;
 pub(crate) mod owners;
 pub(crate) mod publish;

@@ -87,6 +87,8 @@ pub(crate) async fn add(
     for user_id in ids {
         state.db.add_owner(pack.id, user_id).await?;
     }
+    // The new owners' keys now sign the pack: the snapshot lists them.
+    state.metadata.after_change().await;
     Ok(Json(OkResponse { ok: true }))
 }
 
@@ -115,5 +117,6 @@ pub(crate) async fn remove(
             pack.name
         )));
     }
+    state.metadata.after_change().await;
     Ok(Json(OkResponse { ok: true }))
 }

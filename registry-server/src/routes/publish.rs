@@ -178,6 +178,8 @@ pub(crate) async fn publish(
         PublishOutcome::NotOwner => return Err(not_owner(&metadata, &caller)),
     }
     state.metrics.publishes.inc();
+    // The snapshot lists the new index file before the publisher hears it is published.
+    state.metadata.after_change().await;
     tracing::info!(
         "{} published {}@{}",
         caller.login,

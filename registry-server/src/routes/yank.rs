@@ -67,5 +67,6 @@ async fn set_yanked(
     if !state.db.set_yanked(pack.id, &vers, yanked).await? {
         return Err(missing());
     }
+    state.metadata.after_change().await;
     Ok(Json(OkResponse { ok: true }))
 }
