@@ -9,119 +9,21 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{in_home, refused, succeeded, text};
-use modularbase_tests::{Pack, TestRegistry};
+use modularbase_tests::{Answer, Pack, Proxy, TestRegistry};
 
 /// How long the proxy holds each index answer.
 const DELAY: Duration = Duration::from_millis(300);
 /// How many index files the CLI may fetch at once.
 const MAX_IN_FLIGHT: usize = 8;
 
-/// An HTTP/1.1 proxy on 127.0.0.1 that delays `/index/` requests.
-struct SlowProxy {
-    url: String,
-    forwarder: Arc<Forwarder>,
-}
-
-/// What every connection of the proxy shares.
-struct Forwarder {
-    client: reqwest::blocking::Client,
-    upstream: String,
-    /// A path answered with 500 instead of being forwarded.
-    broken: Option<String>,
-    in_flight: AtomicUsize,
-    most_in_flight: AtomicUsize,
-}
-
-impl SlowProxy {
-    /// Forwards to `upstream`, one thread per connection; `broken` (a path) gets a 500.
-    fn start(upstream: &str, broken: Option<&str>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let forwarder = Arc::new(Forwarder {
-            client: reqwest::blocking::Client::new(),
-            upstream: upstream.to_owned(),
-            broken: broken.map(str::to_owned),
-            in_flight: AtomicUsize::new(0),
-            most_in_flight: AtomicUsize::new(0),
-        });
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let accepting = forwarder.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().map_while(Result::ok) {
-                let forwarder = accepting.clone();
-                std::thread::spawn(move || forwarder.handle(stream));
-            }
-        });
-        Self { url, forwarder }
-    }
-
-    /// The most `/index/` requests that were in flight at the same time.
-    fn most_in_flight(&self) -> usize {
-        self.forwarder.most_in_flight.load(Ordering::SeqCst)
-    }
-}
-
-impl Forwarder {
-    /// Answers one request (and closes the connection), holding `/index/` ones for [`DELAY`].
-    fn handle(&self, stream: TcpStream) {
-        let path = request_path(&stream);
-        let slow = path.starts_with("/index/");
-        if slow {
-            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(DELAY);
-        }
-        if self.broken.as_deref() == Some(path.as_str()) {
-            respond(stream, 500, None, b"broken");
-        } else {
-            // No If-None-Match is forwarded: every test starts from an empty home.
-            let answer = self
-                .client
-                .get(format!("{}{path}", self.upstream))
-                .send()
-                .unwrap();
-            let status = answer.status().as_u16();
-            let etag = answer
-                .headers()
-                .get("etag")
-                .map(|v| v.to_str().unwrap().to_owned());
-            respond(stream, status, etag, &answer.bytes().unwrap());
-        }
-        if slow {
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-/// Reads a request head (a GET: no body follows) and returns its path.
-fn request_path(stream: &TcpStream) -> String {
-    let mut lines = BufReader::new(stream).lines().map_while(Result::ok);
-    let path = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1).map(str::to_owned))
-        .unwrap_or_default();
-    lines.find(String::is_empty);
-    path
-}
-
-/// Writes one response and closes the connection.
-fn respond(mut stream: TcpStream, status: u16, etag: Option<String>, body: &[u8]) {
-    let mut head = format!(
-        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
-        body.len()
-    );
-    if let Some(etag) = etag {
-        head.push_str(&format!("etag: {etag}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body);
+/// A proxy in front of `registry` holding every `/index/` answer for [`DELAY`].
+fn slow_proxy(registry: &TestRegistry) -> Proxy {
+    let proxy = Proxy::start(&registry.url);
+    proxy.hold("/index/", DELAY);
+    proxy
 }
 
 /// `hub` needing ten packs, each needing the base.
@@ -140,7 +42,7 @@ fn hub() -> TestRegistry {
 #[test]
 fn the_index_files_a_pack_names_are_fetched_concurrently_and_bounded() {
     let registry = hub();
-    let proxy = SlowProxy::start(&registry.url, None);
+    let proxy = slow_proxy(&registry);
     let dir = tempfile::tempdir().unwrap();
     let out = in_home(
         dir.path(),
@@ -166,7 +68,8 @@ fn the_index_files_a_pack_names_are_fetched_concurrently_and_bounded() {
 #[test]
 fn a_failed_concurrent_fetch_names_its_pack() {
     let registry = hub();
-    let proxy = SlowProxy::start(&registry.url, Some("/index/dep_07"));
+    let proxy = slow_proxy(&registry);
+    proxy.answer("/index/dep_07", Answer::Status(500));
     let dir = tempfile::tempdir().unwrap();
     let out = in_home(
         dir.path(),
