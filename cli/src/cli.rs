@@ -151,6 +151,25 @@ pub enum KeyCommand {
     ///
     /// Example: modularbase key trust python_code
     Trust(KeyTrustArgs),
+    /// Revoke one of your keys at the registry: it can no longer publish, and installs of
+    /// versions it signed are refused from then on (versions stay published).
+    ///
+    /// Example: modularbase key revoke --name old-laptop
+    Revoke(KeyRevokeArgs),
+}
+
+/// Arguments of `key revoke`.
+#[derive(Debug, Args)]
+pub struct KeyRevokeArgs {
+    #[command(flatten)]
+    pub key: KeyNameArgs,
+    /// The fingerprint of the key to revoke, when its files are not in this home
+    /// (`key list` and the marketplace show fingerprints).
+    #[arg(long, conflicts_with = "name")]
+    pub fingerprint: Option<String>,
+    /// The registry URL (default: MODULARBASE_REGISTRY, then the configured default).
+    #[arg(long)]
+    pub registry: Option<String>,
 }
 
 /// Arguments of `key trust`.
@@ -352,13 +371,20 @@ pub enum PackCommand {
     ///
     /// Example: modularbase pack resolve python_code@1.0.0
     Resolve(ResolveArgs),
-    /// Resolve, download, verify (checksum, signature, pinned key) and install packs, then
-    /// write the lock.
+    /// Resolve, download, verify (checksum, signature, owners' or pinned key) and install
+    /// packs, then write the lock. Local archives are verified the same way against the
+    /// `.sig` beside them; their dependencies come from the registry.
     ///
-    /// Example: modularbase pack install python_code@1.0.0
+    /// Example: modularbase pack install python_code@1.0.0 ./my_pack-0.1.0.mbpack
     Install(InstallArgs),
     /// List the installed packs (from the lock).
     List(ListArgs),
+    /// Re-check every installed pack against the lock: its unpacked files against the
+    /// digest recorded at install (naming each file modified, missing or added) and its
+    /// cached archive against its checksum. Exits non-zero when any differs.
+    ///
+    /// Example: modularbase pack verify
+    Verify(VerifyArgs),
     /// Stop asking for packs; what nothing needs any more is uninstalled.
     ///
     /// Example: modularbase pack remove medical
@@ -385,6 +411,15 @@ pub struct BuildArgs {
 pub struct InspectArgs {
     /// The `.mbpack` archive to read.
     pub archive: PathBuf,
+}
+
+/// Arguments of `pack verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Print one JSON object per pack (`id`, `version`, `ok`, `problems`, `archive`) as a
+    /// JSON array instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
             commands::pack_install::install(&args, printer)
         }
         Command::Pack(PackCommand::List(args)) => commands::pack_install::list(&args, printer),
+        Command::Pack(PackCommand::Verify(args)) => commands::pack_verify::run(&args, printer),
         Command::Pack(PackCommand::Remove(args)) => commands::pack_install::remove(&args, printer),
         Command::Pack(PackCommand::Update(args)) => commands::pack_install::update(&args, printer),
         Command::Registry(command) => modularbase_registry::run_command(command),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::{graph, in_home, install, refused, succeeded, text};
 use modularbase_pack::{SigningKey, sha256_file};
-use modularbase_tests::{Pack, TestRegistry, blob_path};
+use modularbase_tests::{Answer, Pack, Proxy, TestRegistry, blob_path};
 
 /// Every file under `root`, relative, sorted.
 fn tree(root: &Path) -> Vec<PathBuf> {
@@ -173,15 +173,32 @@ fn a_tampered_archive_is_refused_and_the_home_is_unchanged() {
 }
 
 #[test]
-fn a_changed_signing_key_is_refused_until_trusted() {
+fn a_changed_signing_key_is_refused_until_trusted_on_a_registry_without_metadata() {
     let (registry, ada) = graph();
+    // A registry that signs no index metadata (as a proxy that hides it shows): keys are
+    // pinned per pack on first use.
+    let unsigned = Proxy::start(&registry.url);
+    for name in [
+        "root.json",
+        "2.root.json",
+        "timestamp.json",
+        "snapshot.json",
+    ] {
+        unsigned.answer(&format!("/index/{name}"), Answer::Status(404));
+    }
+    let url = unsigned.url.as_str();
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    assert!(
-        install(dir.path(), &home, &registry, &["reasoning@1.1.0"])
-            .status
-            .success()
-    );
+    let install = |pack: &str| {
+        in_home(
+            dir.path(),
+            &home,
+            &["pack", "install", pack, "--registry", url],
+            "",
+        )
+    };
+    succeeded(&install("reasoning@1.1.0"));
+    assert!(!home.join("trust").exists());
 
     // The publisher switches to a new key and publishes 1.3.0 with it.
     let rotated = ada.with_key(SigningKey::generate());
@@ -193,7 +210,7 @@ fn a_changed_signing_key_is_refused_until_trusted() {
     assert_eq!(response.status(), 200);
     rotated.publish_ok(&Pack::domain("reasoning", "1.3.0"));
 
-    let out = install(dir.path(), &home, &registry, &["reasoning@1.3.0"]);
+    let out = install("reasoning@1.3.0");
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
@@ -206,13 +223,12 @@ fn a_changed_signing_key_is_refused_until_trusted() {
     let trust = in_home(
         dir.path(),
         &home,
-        &["key", "trust", "reasoning", "--registry", &registry.url],
+        &["key", "trust", "reasoning", "--registry", url],
         "",
     );
     succeeded(&trust);
     assert!(text(&trust.stdout).contains(&rotated.key.public_key().fingerprint()));
-    let out = install(dir.path(), &home, &registry, &["reasoning@1.3.0"]);
-    succeeded(&out);
+    succeeded(&install("reasoning@1.3.0"));
     assert!(home.join("packs/reasoning/1.3.0/pack.toml").is_file());
 }
 

@@ -85,15 +85,30 @@ pub fn sha256_file(path: &Path) -> io::Result<(Sha256Digest, u64)> {
 /// `skip` refuses left out), in sorted path order, as its `/`-separated relative path, a NUL,
 /// its SHA-256 and a NUL. Anything but files and directories (a symlink) is an error.
 pub fn tree_digest(dir: &Path, skip: &dyn Fn(&Path) -> bool) -> io::Result<Sha256Digest> {
-    let mut hasher = Sha256::new();
-    for (relative, _) in tree_listing(dir, skip)? {
-        let (digest, _) = sha256_file(&dir.join(&relative))?;
-        hasher.update(relative.as_bytes());
-        hasher.update([0]);
-        hasher.update(digest.0);
-        hasher.update([0]);
+    Sha256Digest::of_tree(dir, skip).map(|(digest, _)| digest)
+}
+
+impl Sha256Digest {
+    /// [`tree_digest`] of `dir` with the files it covers, in the same sorted order, each as
+    /// its `/`-separated relative path, its size and its SHA-256: every file is read once
+    /// for both.
+    #[allow(clippy::type_complexity)]
+    pub fn of_tree(
+        dir: &Path,
+        skip: &dyn Fn(&Path) -> bool,
+    ) -> io::Result<(Sha256Digest, Vec<(String, u64, Sha256Digest)>)> {
+        let mut hasher = Sha256::new();
+        let mut files = Vec::new();
+        for (relative, _) in tree_listing(dir, skip)? {
+            let (digest, size) = sha256_file(&dir.join(&relative))?;
+            hasher.update(relative.as_bytes());
+            hasher.update([0]);
+            hasher.update(digest.0);
+            hasher.update([0]);
+            files.push((relative, size, digest));
+        }
+        Ok((Sha256Digest(hasher.finalize().into()), files))
     }
-    Ok(Sha256Digest(hasher.finalize().into()))
 }
 
 /// The regular files below `dir` that [`tree_digest`] covers, as sorted `/`-separated
@@ -272,5 +287,35 @@ mod tests {
         std::fs::write(dir.path().join("sub/w"), "b").unwrap();
         std::fs::rename(dir.path().join("sub/w"), dir.path().join("sub/v")).unwrap();
         assert_ne!(tree_digest(dir.path(), &skip).unwrap(), first);
+    }
+
+    #[test]
+    fn a_tree_digest_is_unchanged_and_lists_each_file_with_its_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pack.toml"), "a").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/w"), "bc").unwrap();
+        let none = |_: &Path| false;
+        // The digest of this tree as every earlier version computed it (locks record it).
+        let mut hasher = Sha256::new();
+        for (path, bytes) in [("pack.toml", &b"a"[..]), ("sub/w", &b"bc"[..])] {
+            hasher.update(path.as_bytes());
+            hasher.update([0]);
+            hasher.update(Sha256Digest::of(bytes).0);
+            hasher.update([0]);
+        }
+        let expected = Sha256Digest(hasher.finalize().into());
+        let (digest, files) = Sha256Digest::of_tree(dir.path(), &none).unwrap();
+        assert_eq!(
+            (digest, tree_digest(dir.path(), &none).unwrap()),
+            (expected, expected)
+        );
+        assert_eq!(
+            files,
+            vec![
+                ("pack.toml".to_owned(), 1, Sha256Digest::of(b"a")),
+                ("sub/w".to_owned(), 2, Sha256Digest::of(b"bc")),
+            ]
+        );
     }
 }

@@ -36,7 +36,7 @@ pub enum ConfigCommand {
 
 /// How long and how often to try the registry (else MODULARBASE_HTTP_TIMEOUT,
 /// MODULARBASE_NET_RETRY, then `[net]` in config.toml).
-#[derive(Debug, Args, Clone, Copy)]
+#[derive(Debug, Args, Clone)]
 pub struct NetArgs {
     /// Seconds to wait for an answer or any read of a download (default 30).
     #[arg(long, value_name = "SECS")]
@@ -44,6 +44,10 @@ pub struct NetArgs {
     /// Retries of a request after a connection error, 5xx or 429 (default 3).
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
+    /// The registry's signed root to trust (a `root.json` from its operator) instead of
+    /// pinning the one it serves on first use.
+    #[arg(long, value_name = "FILE", env = "MODULARBASE_REGISTRY_ROOT")]
+    pub root: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `login`.
@@ -93,9 +97,15 @@ pub struct UpdateArgs {
 /// Arguments of `pack install`.
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// Packs as `ID` or `ID@REQ`, added to what was asked for before.
+    /// Packs as `ID` or `ID@REQ`, added to what was asked for before, or archive files
+    /// (`./ID-VERSION.mbpack`: a path with a `/` or ending in `.mbpack`), verified like a
+    /// download against the `.sig` beside them and installed at their version.
     #[arg(required = true)]
     pub packs: Vec<String>,
+    /// Accept a local archive that has no `.sig` beside it; it is installed and locked as
+    /// unsigned.
+    #[arg(long)]
+    pub allow_unsigned: bool,
     /// Resolve and print the plan (add, keep, change); download and change nothing.
     #[arg(long)]
     pub dry_run: bool,

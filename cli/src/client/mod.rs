@@ -81,6 +81,11 @@ impl RegistryClient {
         })
     }
 
+    /// Where this client reports retries and notes.
+    pub fn printer(&self) -> &Printer {
+        &self.printer
+    }
+
     /// Whether a token is known for this registry.
     pub fn logged_in(&self) -> bool {
         self.token.is_some()
@@ -235,6 +240,49 @@ impl RegistryClient {
         }
     }
 
+    /// `GET /index/{name}` for a metadata document (`timestamp.json`, `N.root.json`, …) of at
+    /// most `limit` bytes, refused before more is read; `None` when the registry has none.
+    pub fn metadata_file(&self, name: &str, limit: u64) -> anyhow::Result<Option<Vec<u8>>> {
+        self.bounded_index_get(name, limit, &format!("`{name}`"))
+    }
+
+    /// `GET /index/{name}` of at most `limit` bytes; `what` names it in errors.
+    fn bounded_index_get(
+        &self,
+        name: &str,
+        limit: u64,
+        what: &str,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        let response = self.get(&format!("/index/{name}"), None, what)?;
+        match response.status().as_u16() {
+            404 => Ok(None),
+            200 => {
+                if let Some(length) = response.content_length().filter(|l| *l > limit) {
+                    bail!(
+                        "the registry at {} announces {length} bytes for {what}, more than the {limit} allowed; refused before reading it",
+                        self.url
+                    );
+                }
+                Ok(Some(self.read_bounded(response, limit, what)?))
+            }
+            _ => bail!(
+                "the registry at {} answered {} for {what}",
+                self.url,
+                response.status()
+            ),
+        }
+    }
+
+    /// `GET /index/{id}` when the signed snapshot says it is exactly `length` bytes: a
+    /// longer answer is refused before more than that is read; `None` on 404.
+    pub fn index_file_of_length(
+        &self,
+        id: &PackId,
+        length: u64,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        self.bounded_index_get(id.as_str(), length, &format!("the index of `{id}`"))
+    }
+
     /// `GET /api/v1/packs?…`.
     pub fn search(&self, query: &[(&str, String)]) -> anyhow::Result<SearchResponse> {
         let mut url = reqwest::Url::parse(&self.url).context("the registry URL is invalid")?;
@@ -291,6 +339,14 @@ impl RegistryClient {
             self.request(Method::POST, paths::KEYS, true)?.json(request),
             "the key",
         )
+    }
+
+    /// Revokes the logged-in user's key with `fingerprint`.
+    pub fn revoke_key(&self, fingerprint: &str) -> anyhow::Result<()> {
+        let path = paths::fill(paths::KEY, &[fingerprint]);
+        let request = self.request(Method::DELETE, &path, true)?;
+        let _: OkResponse = self.change(request, &format!("to revoke key {fingerprint}"))?;
+        Ok(())
     }
 
     /// Who the token belongs to (`GET /api/v1/me`).

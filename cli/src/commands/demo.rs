@@ -165,7 +165,7 @@ fn real_model(
         install(&chat_home, &[model.first_pack], registry, printer)?;
         install(&chat_home, model.then_packs, registry, printer)?;
     }
-    let (base, dirs) = installed_set(&chat_home)?;
+    let (base, dirs) = installed_set(&chat_home, printer)?;
     let mut runtime = open_dirs(&base, &dirs, u64::MAX, "cpu", printer)?;
     if !packs.is_empty() {
         printer.line("");

@@ -1,8 +1,9 @@
-//! `modularbase key generate | list | register`: the user's Ed25519 signing keys.
+//! `modularbase key generate | list | register | trust | revoke`: the user's Ed25519 signing
+//! keys and the keys this home trusts.
 
 use anyhow::Context;
 
-use crate::cli::{KeyCommand, KeyNameArgs, KeyRegisterArgs, KeyTrustArgs};
+use crate::cli::{KeyCommand, KeyNameArgs, KeyRegisterArgs, KeyRevokeArgs, KeyTrustArgs};
 use crate::client::RegistryClient;
 use crate::home::Home;
 use crate::printer::Printer;
@@ -15,6 +16,7 @@ pub(crate) fn run(command: &KeyCommand, printer: &Printer) -> anyhow::Result<()>
         KeyCommand::List => list(&home, printer),
         KeyCommand::Register(args) => register(&home, args, printer),
         KeyCommand::Trust(args) => trust(&home, args, printer),
+        KeyCommand::Revoke(args) => revoke(&home, args, printer),
     }
 }
 
@@ -73,6 +75,16 @@ fn trust(home: &Home, args: &KeyTrustArgs, printer: &Printer) -> anyhow::Result<
         false,
     )?;
     let _guard = home.exclusive(printer)?;
+    if let Some(owners) = index.signed_owner_keys(&args.id)? {
+        let keys: Vec<String> = owners.iter().map(|k| k.fingerprint()).collect();
+        printer.line(format!(
+            "Nothing to trust: {} signs the keys of `{}`'s current owners ({}), and installs accept a version signed by any of them",
+            index.client().url,
+            args.id,
+            if keys.is_empty() { "none".to_owned() } else { keys.join(", ") }
+        ));
+        return Ok(());
+    }
     let records = crate::resolve::IndexSource::records(&index, &args.id)?;
     let newest = records
         .iter()
@@ -92,5 +104,20 @@ fn trust(home: &Home, args: &KeyTrustArgs, printer: &Printer) -> anyhow::Result<
             args.id
         )),
     }
+    Ok(())
+}
+
+/// Revokes one of the user's keys at the registry.
+fn revoke(home: &Home, args: &KeyRevokeArgs, printer: &Printer) -> anyhow::Result<()> {
+    let fingerprint = match &args.fingerprint {
+        Some(fingerprint) => fingerprint.trim().to_owned(),
+        None => crate::ops::public_key(home, &args.key.name)?.fingerprint(),
+    };
+    let client = RegistryClient::from_home(home, args.registry.as_deref(), printer)?;
+    client.revoke_key(&fingerprint)?;
+    printer.line(format!(
+        "Revoked key {fingerprint} at {}: it can no longer publish, and new installs of versions it signed are refused",
+        client.url
+    ));
     Ok(())
 }

@@ -18,6 +18,7 @@ pub(crate) mod pack_publish;
 pub(crate) mod pack_registry;
 pub(crate) mod pack_resolve;
 pub(crate) mod pack_set;
+pub(crate) mod pack_verify;
 pub(crate) mod run;
 pub(crate) mod serve;
 pub(crate) mod train;

@@ -1,7 +1,10 @@
 //! `modularbase pack install | remove | update | list`: thin layers over
 //! [`crate::ops::install`], which plans, prepares and applies each change.
 
+use std::path::PathBuf;
+
 use anyhow::Context;
+use modularbase_pack::ARCHIVE_EXTENSION;
 
 use super::pack_resolve::parse_request;
 use crate::cli::{InstallArgs, ListArgs, NetArgs, RemoveArgs, UpdateArgs};
@@ -10,14 +13,18 @@ use crate::home::Home;
 use crate::ops::{InstallOptions, Outcome, Source, Unlock};
 use crate::printer::{Printer, human_bytes};
 
-/// Resolves what was asked for before plus the new requests, verifies and installs.
+/// Resolves what was asked for before plus the new requests (packs and archive files),
+/// verifies and installs.
 pub(crate) fn install(args: &InstallArgs, printer: &Printer) -> anyhow::Result<()> {
+    let (files, packs): (Vec<&String>, Vec<&String>) =
+        args.packs.iter().partition(|text| is_archive_arg(text));
     let options = InstallOptions {
-        add: args
-            .packs
+        add: packs
             .iter()
             .map(|text| parse_request(text))
             .collect::<anyhow::Result<_>>()?,
+        local: files.iter().map(PathBuf::from).collect(),
+        allow_unsigned: args.allow_unsigned,
         locked: args.locked,
         offline: args.offline,
         ..InstallOptions::default()
@@ -66,6 +73,14 @@ pub(crate) fn update(args: &UpdateArgs, printer: &Printer) -> anyhow::Result<()>
     )
 }
 
+/// Whether an argument of `pack install` names an archive file rather than a pack: it
+/// holds a path separator or ends in `.mbpack` (pack ids hold neither).
+fn is_archive_arg(text: &str) -> bool {
+    text.contains('/')
+        || text.contains(std::path::MAIN_SEPARATOR)
+        || text.ends_with(&format!(".{ARCHIVE_EXTENSION}"))
+}
+
 fn source(registry: Option<&str>, net: &NetArgs) -> Source {
     Source {
         registry: registry.map(str::to_owned),
@@ -73,6 +88,7 @@ fn source(registry: Option<&str>, net: &NetArgs) -> Source {
             timeout: net.timeout,
             retries: net.retries,
         },
+        root: net.root.clone(),
     }
 }
 
@@ -124,8 +140,13 @@ pub(crate) fn list(args: &ListArgs, printer: &Printer) -> anyhow::Result<()> {
         } else {
             "missing"
         };
+        let from = match (&pack.source, &pack.key) {
+            (Some(source), None) => format!("  {source} (unsigned)"),
+            (Some(source), Some(_)) => format!("  {source}"),
+            (None, _) => String::new(),
+        };
         printer.output(format!(
-            "{:<24} {:<12} {:<7} {:>10}  {state}",
+            "{:<24} {:<12} {:<7} {:>10}  {state}{from}",
             pack.id,
             pack.version,
             pack.kind,

@@ -60,7 +60,7 @@ pub(crate) fn run(args: &ResolveArgs, printer: &Printer) -> anyhow::Result<()> {
         flags,
         printer,
     )?;
-    let index = HttpIndex::new(&home, client, false)?;
+    let index = HttpIndex::with_root(&home, client, false, args.net.root.as_deref())?;
     let resolution = crate::resolve::resolve(&index, &requests, &lock.versions())?;
     if args.json {
         let records: Vec<_> = resolution.packs.values().collect();

@@ -24,7 +24,7 @@ pub(crate) fn open_runtime(
         None => {
             let home = Home::locate()?;
             let _guard = home.shared(printer)?;
-            let (base, installed) = installed_set(&home)?;
+            let (base, installed) = installed_set(&home, printer)?;
             dirs.extend(installed);
             base
         }

@@ -153,8 +153,10 @@ pub struct LockedPack {
     pub dependencies: BTreeMap<PackId, VersionReq>,
     /// SHA-256 of its archive.
     pub cksum: Sha256Digest,
-    /// The key that signed it.
-    pub key: PublicKey,
+    /// The key that signed it; `None` for a local archive installed with
+    /// `--allow-unsigned`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PublicKey>,
     /// Archive size in bytes.
     pub size: u64,
     /// Digest of the unpacked files ([`modularbase_pack::tree_digest`]); locks written
@@ -164,6 +166,10 @@ pub struct LockedPack {
     /// The registry it was installed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
+    /// The archive file it was installed from (`file:///…`), for a local archive; such a
+    /// pack stays at its version until it is removed or another archive replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl Lock {
@@ -188,10 +194,16 @@ impl Lock {
     }
 }
 
-/// `trusted-keys.toml`: the key first seen for each pack (trust on first use).
+/// `trusted-keys.toml`: the key first seen for each pack from a registry without signed
+/// metadata (trust on first use), and the owners' keys last seen for each pack from one
+/// with it (so a change of owners is reported once).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustedKeys {
     /// The pinned key of each pack.
     #[serde(default)]
     pub keys: BTreeMap<PackId, PublicKey>,
+    /// The keys of each pack's owners, as the registry's signed snapshot listed them at the
+    /// last install.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub owners: BTreeMap<PackId, Vec<PublicKey>>,
 }

@@ -10,6 +10,7 @@
 //! keys/               the user's signing keys
 //! packs/ID/VERSION/   installed packs, each with a `.installed` marker written last
 //! cache/archives/     verified archives by checksum; cache/index/HOST/ the sparse index
+//! trust/HOST/         the registry's root, timestamp and snapshot last verified
 //! .staging-*/ .trash/ an install's unpacked packs and retired ones (recovery.rs)
 //! .home.lock          the home lock (guard.rs); .transaction.toml a commit in progress
 //! ```
@@ -19,6 +20,7 @@ mod guard;
 mod marker;
 mod recovery;
 mod transaction;
+mod verify;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,7 @@ pub use files::{
 };
 pub use guard::HomeGuard;
 pub use transaction::{HomeTransaction, StagedPack};
+pub(crate) use verify::{ArchiveCheck, FilesCheck};
 
 /// Where the home is, and the files in it.
 #[derive(Debug, Clone)]
@@ -127,8 +130,14 @@ impl Home {
 
     /// `cache/index/HOST/`: the sparse index of the registry at `url`.
     pub fn index_cache(&self, url: &str) -> PathBuf {
-        let host = url.replace("://", "_").replace(['/', ':'], "_");
-        self.root.join("cache").join("index").join(host)
+        self.root.join("cache").join("index").join(host_dir(url))
+    }
+
+    /// `trust/HOST/`: the registry metadata this home verified last for the registry at
+    /// `url` (root, timestamp, snapshot): the floor newer metadata is held to. Not a cache:
+    /// removing it trusts the registry afresh.
+    pub fn metadata_dir(&self, url: &str) -> PathBuf {
+        self.root.join("trust").join(host_dir(url))
     }
 
     /// A new staging directory for one install (removed by recovery if left).
@@ -302,21 +311,32 @@ const MAX_HOME_FILE_BYTES: u64 = 16 << 20;
 /// The text of `path`, `None` when it does not exist; refused when larger than `limit`
 /// bytes, before more than that is read.
 pub(crate) fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<Option<String>> {
+    let Some(bytes) = read_bounded_bytes(path, limit)? else {
+        return Ok(None);
+    };
+    String::from_utf8(bytes)
+        .map(Some)
+        .with_context(|| format!("`{}` is not UTF-8 text", path.display()))
+}
+
+/// The bytes of `path`, `None` when it does not exist; refused when larger than `limit`
+/// bytes, before more than that is read.
+pub(crate) fn read_bounded_bytes(path: &Path, limit: u64) -> anyhow::Result<Option<Vec<u8>>> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
     };
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut std::io::Read::take(file, limit + 1), &mut text)
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut bytes)
         .with_context(|| format!("cannot read `{}`", path.display()))?;
-    if text.len() as u64 > limit {
+    if bytes.len() as u64 > limit {
         bail!(
             "`{}` is larger than {limit} bytes; it was not written by modularbase — move it away",
             path.display()
         );
     }
-    Ok(Some(text))
+    Ok(Some(bytes))
 }
 
 const CONFIG_FILE: &str = "config.toml";
@@ -324,6 +344,11 @@ const CREDENTIALS_FILE: &str = "credentials.toml";
 const REQUESTS_FILE: &str = "modularbase.toml";
 const LOCK_FILE: &str = "modularbase.lock";
 const TRUSTED_KEYS_FILE: &str = "trusted-keys.toml";
+
+/// The directory name of the registry at `url`: `http_127.0.0.1_7878`.
+fn host_dir(url: &str) -> String {
+    url.replace("://", "_").replace(['/', ':'], "_")
+}
 
 /// Flushes a directory's entries (renames, creations) to disk.
 fn sync_dir(dir: &Path) -> anyhow::Result<()> {

@@ -10,7 +10,7 @@ use anyhow::Context;
 use modularbase_pack::{PackId, Sha256Digest};
 use serde::{Deserialize, Serialize};
 
-use super::marker::{is_whole, marked_digest};
+use super::marker::{is_verified, marked_digest};
 use super::recovery::TRASH_DIR;
 use super::{Home, LOCK_FILE, Lock, REQUESTS_FILE, Requests, TRUSTED_KEYS_FILE, TrustedKeys};
 
@@ -110,7 +110,8 @@ impl<'h> HomeTransaction<'h> {
 
 impl Home {
     /// Moves a staged pack to its installed path; a directory already there is kept when
-    /// its marker matches, else retired.
+    /// its marker matches and its files verify (a repair replaces one changed in place),
+    /// else retired.
     fn place(&self, staged: &StagedPack) -> anyhow::Result<()> {
         let target = self.pack_dir(&staged.id, &staged.version);
         let parent = target.parent().unwrap_or(&self.root);
@@ -118,7 +119,7 @@ impl Home {
         if target.exists() {
             let whole = marked_digest(&staged.dir)
                 .and_then(|d| d.parse::<Sha256Digest>().ok())
-                .is_some_and(|digest| is_whole(&target, &digest));
+                .is_some_and(|digest| is_verified(&target, &digest));
             if whole {
                 return Ok(());
             }

@@ -6,6 +6,7 @@ pub(crate) mod demo;
 mod index;
 mod inspect;
 mod install;
+mod metadata;
 pub(crate) mod models;
 mod publish;
 pub(crate) mod runtime;

@@ -77,6 +77,12 @@ pub trait IndexSource {
     /// where the source can (the default does nothing). A failure is not reported here but
     /// by `records` for the pack it concerns.
     fn prefetch(&self, _ids: &[PackId]) {}
+
+    /// The keys of `id`'s current owners as the registry signs them, when it signs its
+    /// index; `None` for a source without such metadata (keys are pinned on first use).
+    fn owner_keys(&self, _id: &PackId) -> anyhow::Result<Option<Vec<modularbase_pack::PublicKey>>> {
+        Ok(None)
+    }
 }
 
 /// A failure to read the index during resolution.

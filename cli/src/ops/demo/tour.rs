@@ -64,7 +64,7 @@ impl<'a> Tour<'a> {
     /// Opens the packs in the home's lock under a budget for the base, the router and one
     /// domain pack, and says so.
     pub(crate) fn open(home: &'a Home, printer: &'a Printer) -> anyhow::Result<Self> {
-        let (base, dirs) = installed_set(home)?;
+        let (base, dirs) = installed_set(home, printer)?;
         // Measured on an unbounded runtime: the resident base and router, and the largest
         // domain pack (its weights on disk, as the monitor counts packs not loaded).
         let view = open_dirs(&base, &dirs, u64::MAX, DEVICE, printer)?.monitor();

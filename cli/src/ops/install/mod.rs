@@ -10,14 +10,27 @@
 //! 3. [`apply`]: one [`HomeTransaction`] moves the staged packs into place and commits
 //!    requests, lock and trusted keys together.
 //!
+//! Local archives (`pack install ./ID-VERSION.mbpack`) are verified by [`local`] before
+//! anything else, then resolved through an [`overlay`] over the registry's index and staged
+//! exactly as downloads are.
+//!
 //! The caller holds the home's exclusive lock throughout ([`Home::exclusive`]).
 
+mod local;
+mod overlay;
 mod plan;
 mod prepare;
+mod signer;
 mod verify;
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::bail;
 use modularbase_pack::{PackId, PublicKey};
 use semver::VersionReq;
+
+use local::LocalPack;
 
 pub use plan::{Change, ChangeKind, Plan, plan};
 pub use prepare::{Prepared, prepare};
@@ -35,6 +48,8 @@ pub struct Source {
     pub registry: Option<String>,
     /// `--timeout`, `--retries`.
     pub net: NetFlags,
+    /// `--root FILE`: the registry root to trust instead of the pinned one.
+    pub root: Option<std::path::PathBuf>,
 }
 
 /// What a change did (or, for a dry run, would do).
@@ -73,8 +88,13 @@ impl Outcome {
                 }
                 ChangeKind::Add | ChangeKind::Remove => ("Installed", String::new()),
             };
+            let from = match (&pack.source, &pack.key) {
+                (Some(source), None) => format!(", unsigned, from {source}"),
+                (Some(source), Some(_)) => format!(", from {source}"),
+                (None, _) => String::new(),
+            };
             lines.push(format!(
-                "{verb} {} {} ({}, {}{was})",
+                "{verb} {} {} ({}, {}{from}{was})",
                 pack.id,
                 pack.version,
                 pack.kind,
@@ -99,29 +119,74 @@ pub fn install(
     dry_run: bool,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
+    // Archives given on the command line are verified before the home is even locked.
+    let mut given: BTreeMap<PackId, LocalPack> = BTreeMap::new();
+    for path in &options.local {
+        let pack = local::open(path, options.allow_unsigned)?;
+        if let Some(other) = given.insert(pack.record.id.clone(), pack) {
+            bail!(
+                "two archives of `{}` were given (one is `{}`); install one version of a pack at a time",
+                other.record.id,
+                other.source
+            );
+        }
+    }
     let _guard = home.exclusive(printer)?;
-    let remembered = home.lock()?.registry().map(str::to_owned);
+    let before = home.lock()?;
+    let remembered = before.registry().map(str::to_owned);
+    let mut locals = local::locked(home, &before)?;
     let client = RegistryClient::open(
         home,
         source.registry.as_deref(),
         remembered.as_deref(),
         source.net,
         printer,
-    )?;
-    let index = HttpIndex::new(home, client, options.offline)?;
-    let url = index.client().url.clone();
-    let plan = plan(home, &index, &url, options)?;
+    );
+    let (index, missing) = match client {
+        Ok(client) => (
+            Some(HttpIndex::with_root(
+                home,
+                client,
+                options.offline,
+                source.root.as_deref(),
+            )?),
+            String::new(),
+        ),
+        // Local packs may need no registry at all; a pack that does says so when asked for.
+        Err(e) if !given.is_empty() || !locals.is_empty() => (None, format!("{e:#}")),
+        Err(e) => return Err(e),
+    };
+    if let Some(index) = &index {
+        for pack in given.values() {
+            local::check_published(index, pack, options.offline)?;
+        }
+    }
+    locals.extend(given);
+    let url = index.as_ref().map(|i| i.client().url.clone());
+    let overlay = overlay::Overlay {
+        registry: index.as_ref(),
+        missing: &missing,
+        locals: &locals,
+    };
+    let plan = plan(home, &overlay, url.as_deref(), options, locals.clone())?;
     printer.step(format!(
-        "resolved {} packs from {url}",
-        plan.resolution.packs.len()
+        "resolved {} packs from {}",
+        plan.resolution.packs.len(),
+        url.as_deref().unwrap_or("local archives")
     ));
     for record in plan.resolution.packs.values() {
+        let signer = match plan.locals.get(&record.id) {
+            Some(LocalPack {
+                signer: Some(key),
+                source,
+                ..
+            }) => format!("key {}, from {source}", key.fingerprint()),
+            Some(LocalPack { source, .. }) => format!("unsigned, from {source}"),
+            None => format!("key {}", record.key.fingerprint()),
+        };
         printer.step(format!(
-            "{} {} (sha256 {}, key {})",
-            record.id,
-            record.vers,
-            record.cksum,
-            record.key.fingerprint()
+            "{} {} (sha256 {}, {signer})",
+            record.id, record.vers, record.cksum
         ));
     }
     if dry_run {
@@ -130,7 +195,8 @@ pub fn install(
             lock: None,
         });
     }
-    let prepared = prepare(home, index.client(), plan, options.offline, printer)?;
+    let client = index.as_ref().map(HttpIndex::client);
+    let prepared = prepare(home, client, plan, options.offline, printer)?;
     let changes = prepared.plan.changes.clone();
     let lock = apply(home, prepared)?;
     Ok(Outcome {
@@ -152,6 +218,11 @@ pub struct InstallOptions {
     pub locked: bool,
     /// The caches only.
     pub offline: bool,
+    /// Archive files to install (`pack install ./ID-VERSION.mbpack`), each asked for at
+    /// its version.
+    pub local: Vec<PathBuf>,
+    /// Accept a local archive without a `.sig` beside it (installed as unsigned).
+    pub allow_unsigned: bool,
 }
 
 /// Which locked versions a resolution may change.

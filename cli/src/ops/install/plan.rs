@@ -1,11 +1,13 @@
 //! Stage 1: what the change will be, decided before anything is downloaded or written.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use anyhow::bail;
-use modularbase_pack::{IndexRecord, PackId};
-use semver::Version;
+use modularbase_pack::{IndexRecord, PackId, PublicKey};
+use semver::{Version, VersionReq};
 
+use super::local::LocalPack;
 use super::{InstallOptions, Unlock};
 use crate::home::{Home, Lock, Requests};
 use crate::printer::human_bytes;
@@ -13,13 +15,15 @@ use crate::resolve::{IndexSource, Resolution, resolve};
 
 /// The largest archive a registry accepts (its default publish limit); an index announcing
 /// more is refused before any byte is fetched.
-const MAX_ARCHIVE_BYTES: u64 = modularbase_registry::DEFAULT_MAX_PUBLISH_BYTES;
+pub(super) const MAX_ARCHIVE_BYTES: u64 = modularbase_registry::DEFAULT_MAX_PUBLISH_BYTES;
 
 /// The decided change of the installed set.
 #[derive(Debug)]
 pub struct Plan {
-    /// The registry it resolves against.
-    pub registry: String,
+    /// The registry it resolves against; `None` when only local archives are involved.
+    pub registry: Option<String>,
+    /// The packs that come from archive files, by id (given now or locked before).
+    pub locals: BTreeMap<PackId, LocalPack>,
     /// What will have been asked for.
     pub requests: Requests,
     /// The chosen record of every pack.
@@ -28,6 +32,9 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// The lock before.
     pub before: Lock,
+    /// The keys of each chosen pack's current owners, as the registry's signed metadata
+    /// lists them (packs from a registry without metadata have none here).
+    pub owner_keys: BTreeMap<PackId, Vec<PublicKey>>,
 }
 
 /// What happens to one pack.
@@ -50,7 +57,8 @@ pub enum ChangeKind {
     Add,
     /// Already installed and whole.
     Keep,
-    /// Locked, but its directory is missing or not whole: installed again.
+    /// Locked, but its directory is missing, not whole or fails verification (or its
+    /// cached archive does): installed again.
     Repair,
     /// From an older version.
     Upgrade(Version),
@@ -96,18 +104,25 @@ impl Plan {
 }
 
 /// Resolves the home's requests with `options` against `index` and diffs the result with the
-/// lock. Refuses, before anything is fetched: an index size over the registry's limit, a
-/// registry record whose checksum differs from the lock's for the same version, and with
-/// `--locked` any change of the lock.
+/// lock. `locals` are the packs from archive files: each one given on this command line is
+/// asked for at exactly its version. Refuses, before anything is fetched: an index size over
+/// the registry's limit, a record whose checksum differs from the lock's for the same
+/// version, and with `--locked` any change of the lock.
 pub fn plan<S: IndexSource>(
     home: &Home,
     index: &S,
-    registry: &str,
+    registry: Option<&str>,
     options: &InstallOptions,
+    locals: BTreeMap<PackId, LocalPack>,
 ) -> anyhow::Result<Plan> {
     let mut requests = home.requests()?;
     for (id, req) in &options.add {
         requests.packs.insert(id.clone(), req.clone());
+    }
+    let given: Vec<&LocalPack> = locals.values().filter(|l| l.file.is_some()).collect();
+    for pack in &given {
+        let exact = VersionReq::parse(&format!("={}", pack.record.vers))?;
+        requests.packs.insert(pack.record.id.clone(), exact);
     }
     for id in &options.drop {
         if requests.packs.remove(id).is_none() {
@@ -125,6 +140,9 @@ pub fn plan<S: IndexSource>(
             locked.remove(id);
         }),
     }
+    for pack in &given {
+        locked.remove(&pack.record.id);
+    }
     let list: Vec<_> = requests
         .packs
         .iter()
@@ -135,12 +153,20 @@ pub fn plan<S: IndexSource>(
         check_record(home, &before, record)?;
     }
     let changes = diff(home, &before, &requests, &resolution);
+    let mut owner_keys = BTreeMap::new();
+    for id in resolution.packs.keys() {
+        if let Some(keys) = index.owner_keys(id)? {
+            owner_keys.insert(id.clone(), keys);
+        }
+    }
     let plan = Plan {
-        registry: registry.to_owned(),
+        registry: registry.map(str::to_owned),
+        locals,
         requests,
         resolution,
         changes,
         before,
+        owner_keys,
     };
     if options.locked && plan.changes_lock() {
         let to: Vec<String> = plan
@@ -194,7 +220,10 @@ fn diff(home: &Home, before: &Lock, requests: &Requests, resolution: &Resolution
             let kind = match before.get(&record.id) {
                 None => ChangeKind::Add,
                 Some(old) if old.version == record.vers => {
-                    if home.is_intact(old) {
+                    // Whole (sizes, cheap) and verified (every byte re-read): a file
+                    // changed in place at its size, or a corrupted cached archive, is
+                    // installed again too.
+                    if home.is_intact(old) && home.verify_pack(old).is_ok() {
                         ChangeKind::Keep
                     } else {
                         ChangeKind::Repair

@@ -1,19 +1,23 @@
 //! Stage 2: everything the plan needs fetched, verified and unpacked into staging, with
 //! the home unchanged. Archives are downloaded in parallel into temporary files of the
 //! archive cache and kept only once their checksum is the lock's (or the index's, for a
-//! version not locked yet) and their size the one announced.
+//! version not locked yet) and their size the one announced. A local archive, verified
+//! already, is copied into the same cache by checksum instead, then staged the same way.
 
-use std::io::BufWriter;
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use modularbase_pack::gguf::{GgufHeader, GgufLimits};
 use modularbase_pack::{
-    ArchiveLimits, HashingWriter, IndexRecord, MANIFEST_FILE, Manifest, PackRef, WEIGHTS_FILE,
-    WeightsShape, sha256_file, unpack_archive,
+    ArchiveLimits, HashingWriter, IndexRecord, MANIFEST_FILE, Manifest, PackId, PackRef, PublicKey,
+    WEIGHTS_FILE, WeightsShape, sha256_file, unpack_archive,
 };
 
+use super::local::LocalPack;
 use super::plan::Plan;
+use super::signer::{check_owner_keys, check_signer};
 use super::verify::{Checked, check_record_matches, check_shapes};
 use crate::client::RegistryClient;
 use crate::home::{Home, Lock, LockedPack, StagedPack, TrustedKeys};
@@ -37,23 +41,27 @@ pub struct Prepared {
 /// Fetches, verifies and stages what `plan` needs; `offline` uses the archive cache alone.
 pub fn prepare(
     home: &Home,
-    client: &RegistryClient,
+    client: Option<&RegistryClient>,
     plan: Plan,
     offline: bool,
     printer: &Printer,
 ) -> anyhow::Result<Prepared> {
     let mut trusted = home.trusted_keys()?;
     for record in plan.resolution.packs.values() {
-        if let Some(pinned) = trusted.keys.get(&record.id).filter(|k| **k != record.key) {
-            bail!(
-                "{}@{} is signed by key {} but this home trusts key {} for `{}`; if the publisher really changed keys, run `modularbase key trust {}`",
-                record.id,
-                record.vers,
-                record.key.fingerprint(),
-                pinned.fingerprint(),
-                record.id,
-                record.id
-            );
+        let signer = signer_of(&plan, record);
+        match (plan.owner_keys.get(&record.id), signer) {
+            (Some(owners), signer) => {
+                // Only what is installed now must be signed by a current owner's key; a
+                // pack kept as installed stays.
+                let installing = plan
+                    .changes
+                    .iter()
+                    .any(|c| c.id == record.id && c.kind.needs_archive());
+                let key = signer.as_ref().filter(|_| installing);
+                check_owner_keys(&mut trusted, &record.id, &record.vers, key, owners, printer)?;
+            }
+            (None, Some(key)) => check_signer(&trusted, &record.id, &record.vers, &key)?,
+            (None, None) => {}
         }
     }
     let needed: Vec<&IndexRecord> = plan
@@ -69,14 +77,15 @@ pub fn prepare(
     };
     let mut staged = Vec::new();
     let mut packs = Vec::new();
-    let mut checked: Vec<(PackRef, Option<modularbase_pack::PackId>, WeightsShape)> = Vec::new();
+    let mut checked: Vec<(PackRef, Option<PackId>, WeightsShape)> = Vec::new();
     if let Some(dir) = &staging {
         let target = Target {
             home,
             client,
             offline,
             staging: dir.path(),
-            registry: &plan.registry,
+            registry: plan.registry.as_deref(),
+            locals: &plan.locals,
         };
         for (pack, entry, shape) in stage_all(&target, &needed, printer)? {
             checked.push((
@@ -129,7 +138,11 @@ pub fn prepare(
         .collect();
     check_shapes(&set)?;
     for record in plan.resolution.packs.values() {
-        trusted.keys.entry(record.id.clone()).or_insert(record.key);
+        if let Some(key) =
+            signer_of(&plan, record).filter(|_| !plan.owner_keys.contains_key(&record.id))
+        {
+            trusted.keys.entry(record.id.clone()).or_insert(key);
+        }
     }
     packs.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Prepared {
@@ -139,6 +152,15 @@ pub fn prepare(
         trusted,
         staging,
     })
+}
+
+/// The key that signed `record`'s pack: the index's, or for a local archive the `.sig`'s
+/// (`None` when it is unsigned).
+fn signer_of(plan: &Plan, record: &IndexRecord) -> Option<PublicKey> {
+    match plan.locals.get(&record.id) {
+        Some(local) => local.signer,
+        None => Some(record.key),
+    }
 }
 
 fn pack_ref(record: &IndexRecord) -> PackRef {
@@ -155,7 +177,7 @@ fn stage(
     record: &IndexRecord,
     archive: &Path,
     dir: &Path,
-    registry: &str,
+    from: Origin<'_>,
 ) -> anyhow::Result<(LockedPack, WeightsShape)> {
     let file = std::fs::File::open(archive)
         .with_context(|| format!("cannot open `{}`", archive.display()))?;
@@ -177,10 +199,14 @@ fn stage(
             base: manifest.base,
             dependencies: manifest.dependencies,
             cksum: record.cksum,
-            key: record.key,
+            key: from.local.map_or(Some(record.key), |l| l.signer),
             size: record.size,
             files: Some(files),
-            registry: Some(registry.to_owned()),
+            registry: match from.local {
+                Some(_) => None,
+                None => from.registry.map(str::to_owned),
+            },
+            source: from.local.map(|l| l.source.clone()),
         },
         contents.weights,
     ))
@@ -197,10 +223,18 @@ fn read_installed(dir: &Path) -> anyhow::Result<(Manifest, WeightsShape)> {
 /// Where and how the packs of one install are fetched and staged.
 struct Target<'a> {
     home: &'a Home,
-    client: &'a RegistryClient,
+    client: Option<&'a RegistryClient>,
     offline: bool,
     staging: &'a Path,
-    registry: &'a str,
+    registry: Option<&'a str>,
+    locals: &'a BTreeMap<PackId, LocalPack>,
+}
+
+/// Where one pack came from, as its lock entry records it.
+#[derive(Clone, Copy)]
+struct Origin<'a> {
+    registry: Option<&'a str>,
+    local: Option<&'a LocalPack>,
 }
 
 /// Every pack of `records` fetched, verified and staged, each on its own thread (a pack is
@@ -222,18 +256,26 @@ fn stage_all(
             .iter()
             .map(|record| {
                 scope.spawn(move || {
-                    let archive = fetch_verified(
-                        target.home,
-                        target.client,
-                        record,
-                        target.offline,
-                        progress,
-                    )?;
+                    let local = target.locals.get(&record.id);
+                    let archive = match (local, target.client) {
+                        (Some(local), _) => cache_local(target.home, record, local)?,
+                        (None, Some(client)) => {
+                            fetch_verified(target.home, client, record, target.offline, progress)?
+                        }
+                        (None, None) => anyhow::bail!(
+                            "{}@{} comes from a registry, but none is configured",
+                            record.id,
+                            record.vers
+                        ),
+                    };
                     let dir = target
                         .staging
                         .join(format!("{}-{}", record.id, record.vers));
-                    let (entry, shape) =
-                        stage(target.home, record, &archive, &dir, target.registry)?;
+                    let from = Origin {
+                        registry: target.registry,
+                        local,
+                    };
+                    let (entry, shape) = stage(target.home, record, &archive, &dir, from)?;
                     let pack = StagedPack {
                         dir,
                         id: record.id.clone(),
@@ -298,5 +340,48 @@ fn fetch_verified(
         tmp.persist(&path)
             .with_context(|| format!("cannot store the archive of {what} in the cache"))?;
     }
+    Ok(path)
+}
+
+/// The cached archive of a local pack: the file given on the command line copied into the
+/// archive cache by checksum (hashed again as it is copied), or for a pack locked before,
+/// the copy already there.
+fn cache_local(home: &Home, record: &IndexRecord, local: &LocalPack) -> anyhow::Result<PathBuf> {
+    let what = format!("{}@{}", record.id, record.vers);
+    let path = home.cached_archive(&record.cksum);
+    let cached = path.exists()
+        && sha256_file(&path)
+            .is_ok_and(|(digest, size)| digest == record.cksum && size == record.size);
+    if cached {
+        return Ok(path);
+    }
+    let Some(file) = &local.file else {
+        bail!(
+            "{what} was installed from `{}` and its archive is no longer in the cache; install it again with `modularbase pack install PATH`",
+            local.source
+        );
+    };
+    let tmp = home.download_file()?;
+    let mut out = HashingWriter::new(BufWriter::new(tmp.as_file()));
+    let input =
+        std::fs::File::open(file).with_context(|| format!("cannot open `{}`", file.display()))?;
+    std::io::copy(&mut input.take(record.size + 1), &mut out)
+        .with_context(|| format!("cannot copy `{}` into the archive cache", file.display()))?;
+    let (buffered, digest, size) = out.finish();
+    buffered
+        .into_inner()
+        .map_err(std::io::IntoInnerError::into_error)
+        .and_then(|file| file.sync_all())
+        .with_context(|| format!("cannot write the archive of {what}"))?;
+    if digest != record.cksum || size != record.size {
+        bail!(
+            "`{}` changed after it was verified (SHA-256 {digest}, {size} bytes; verified {}, {} bytes); nothing was installed",
+            file.display(),
+            record.cksum,
+            record.size
+        );
+    }
+    tmp.persist(&path)
+        .with_context(|| format!("cannot store the archive of {what} in the cache"))?;
     Ok(path)
 }
