@@ -2,9 +2,11 @@
 //! goes with every result, timing ([`measure`]), our registry in-process
 //! ([`local_registry`]) with a [`publisher`], synthetic [`weights`], and wrappers around
 //! the external tools a benchmark compares against or drives ([`tools`] for the standard
-//! ones, [`nginx`] serving static files, [`wrk`] generating HTTP load), and [`serving`]:
-//! an inference server as a child process and a client for its OpenAI endpoints.
+//! ones, [`nginx`] serving static files, [`wrk`] generating HTTP load), [`serving`]: an
+//! inference server as a child process and a client for its OpenAI endpoints, and
+//! [`forward`]: a counting HTTP proxy in front of a registry.
 
+pub mod forward;
 pub mod local_registry;
 pub mod measure;
 pub mod nginx;

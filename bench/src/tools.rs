@@ -40,3 +40,20 @@ pub fn run(command: &mut Command) -> Result<Vec<u8>> {
 pub fn settle() -> Result<()> {
     run(&mut Command::new("sync")).map(drop)
 }
+
+/// The `modularbase` binary a benchmark runs: `given` (`--modularbase PATH`), else the one
+/// cargo built beside the benchmark; refused when it is not there.
+pub fn modularbase_binary(given: Option<&std::path::Path>) -> Result<std::path::PathBuf> {
+    let binary = match given {
+        Some(path) => path.to_owned(),
+        None => std::env::current_exe()
+            .context("locate this benchmark")?
+            .with_file_name("modularbase"),
+    };
+    ensure!(
+        binary.is_file(),
+        "`{}` is missing: run `cargo build --release -p modularbase` first, or pass --modularbase",
+        binary.display()
+    );
+    Ok(binary)
+}

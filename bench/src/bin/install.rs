@@ -282,17 +282,7 @@ fn main() -> Result<()> {
         ("sha256sum", "install GNU coreutils"),
         ("sync", "install GNU coreutils"),
     ])?;
-    let binary = match &options.modularbase {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .context("locate this benchmark")?
-            .with_file_name("modularbase"),
-    };
-    ensure!(
-        binary.is_file(),
-        "`{}` is missing: run `cargo build --release -p modularbase` first, or pass --modularbase",
-        binary.display()
-    );
+    let binary = tools::modularbase_binary(options.modularbase.as_deref())?;
     let versions = [version("curl")?, version("tar")?, version("sha256sum")?].join("; ");
     let load_before = load_average();
     let tmp = tempfile::tempdir().context("create a temporary directory")?;
