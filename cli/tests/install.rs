@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::{graph, in_home, install, refused, succeeded, text};
 use modularbase_pack::{SigningKey, sha256_file};
-use modularbase_tests::{Answer, Pack, Proxy, TestRegistry, blob_path};
+use modularbase_tests::{Answer, Pack, Proxy, blob_path};
 
 /// Every file under `root`, relative, sorted.
 fn tree(root: &Path) -> Vec<PathBuf> {
@@ -234,47 +234,8 @@ fn a_changed_signing_key_is_refused_until_trusted_on_a_registry_without_metadata
 
 #[test]
 fn run_uses_the_installed_set_by_default() {
-    use modularbase_pack::ExpertFormat;
-    use modularbase_runtime::{BaseConfig, BaseWeights, PackConfig, PackWeights, write_base_gguf};
-
-    let registry = TestRegistry::start();
-    let ada = registry.user("ada");
     let scratch = tempfile::tempdir().unwrap();
-    let config = BaseConfig {
-        hidden: 64,
-        layers: 2,
-        heads: 4,
-        kv_heads: 2,
-        ffn: 96,
-        context: 128,
-        ..BaseConfig::default()
-    };
-    let base_file = scratch.path().join("base.gguf");
-    write_base_gguf(
-        &base_file,
-        &BaseWeights::random(&config, 1).unwrap(),
-        "tiny_base",
-    )
-    .unwrap();
-    ada.publish_ok(&Pack::base("tiny_base", "1.0.0").weights(std::fs::read(&base_file).unwrap()));
-    let pack_file = scratch.path().join("pack.gguf");
-    let shape = PackConfig {
-        hidden: 64,
-        width: 32,
-        experts: 4,
-        top_k: 2,
-        expert_ffn: 64,
-        insertion_layer: 1,
-        expert_format: ExpertFormat::Q8_0,
-    };
-    PackWeights::random(shape, 2)
-        .unwrap()
-        .write(&pack_file, "python_code")
-        .unwrap();
-    ada.publish_ok(
-        &Pack::domain("python_code", "1.0.0").weights(std::fs::read(&pack_file).unwrap()),
-    );
-
+    let registry = common::runnable_registry(scratch.path());
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     assert!(

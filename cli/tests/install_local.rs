@@ -7,14 +7,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::{assert_clean_and_verified, in_home, install, refused, succeeded, text};
 use modularbase_pack::{ArchiveLimits, Sha256Digest, SigningKey, inspect_archive};
 use modularbase_tests::archives::{expected, hostile_archives};
 use modularbase_tests::{
-    Pack, TestRegistry, hostile_weights, sig_path, signature_json, write_local_archive,
+    Pack, TestRegistry, TreeSnapshot, hostile_weights, sig_path, signature_json,
+    write_local_archive,
 };
 
 /// `pack install ARGS…` in `home`, run from `dir`, with no registry unless ARGS name one.
@@ -33,25 +33,6 @@ fn locked(home: &Path, id: &str) -> Option<toml::Value> {
         .iter()
         .find(|p| p["id"].as_str() == Some(id))
         .cloned()
-}
-
-/// Every file and directory under `root` with its contents, to prove nothing changed.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let relative = path.strip_prefix(root).unwrap().to_owned();
-            if path.is_dir() {
-                stack.push(path);
-                out.insert(relative, None);
-            } else {
-                out.insert(relative, Some(std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    out
 }
 
 fn file_url(path: &Path) -> String {
@@ -187,13 +168,13 @@ fn a_key_other_than_the_pinned_one_is_refused() {
     let first = SigningKey::generate();
     Pack::base("tiny_base", "1.0.0").local_archive(dir.path(), Some(&first));
     succeeded(&run(dir.path(), &home, &["./tiny_base-1.0.0.mbpack"]));
-    let before = snapshot(&home);
+    let before = TreeSnapshot::of(&home);
     let other = SigningKey::generate();
     Pack::base("tiny_base", "1.1.0").local_archive(dir.path(), Some(&other));
     let out = run(dir.path(), &home, &["./tiny_base-1.1.0.mbpack"]);
     refused(&out, "but this home trusts key");
     refused(&out, "modularbase key trust tiny_base");
-    assert_eq!(snapshot(&home), before);
+    before.assert_unchanged();
 }
 
 #[test]
@@ -313,7 +294,7 @@ fn every_hostile_local_archive_is_refused_with_nothing_written() {
     let key = SigningKey::generate();
     Pack::base("tiny_base", "1.0.0").local_archive(&dir.path().join("base"), Some(&key));
     succeeded(&run(dir.path(), &home, &["./base/tiny_base-1.0.0.mbpack"]));
-    let before = snapshot(&home);
+    let before = TreeSnapshot::of(&home);
 
     let mut cases = Vec::new();
     let sandbox = dir.path().join("sandbox");
@@ -364,7 +345,12 @@ fn every_hostile_local_archive_is_refused_with_nothing_written() {
             "{}: {stderr}",
             case.name
         );
-        assert_eq!(snapshot(&home), before, "{}: the home changed", case.name);
+        let changes = before.changes();
+        assert!(
+            changes.is_empty(),
+            "{}: the home changed: {changes:?}",
+            case.name
+        );
     }
 
     // Neither is a path that is not a file, nor an archive over the registry's limit.
@@ -378,7 +364,7 @@ fn every_hostile_local_archive_is_refused_with_nothing_written() {
         .unwrap();
     let out = run(dir.path(), &home, &["./big/python_code-1.0.0.mbpack"]);
     refused(&out, "a registry accepts; refused");
-    assert_eq!(snapshot(&home), before);
+    before.assert_unchanged();
 }
 
 #[test]

@@ -198,7 +198,10 @@ fn passing_failures_are_retried_with_backoff_and_said() {
     let fake = FakeRegistry::start(routes);
     let other = dir.path().join("other");
     let (out, _) = install_from(&other, &fake.url, &["--retries", "1", "tiny_base"]);
-    refused_with(&out, "answered 503 Service Unavailable for `root.json`");
+    refused_with(
+        &out,
+        "answered 503 Service Unavailable for the index of `tiny_base`",
+    );
     assert_untouched(&other);
 }
 

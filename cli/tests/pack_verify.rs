@@ -10,9 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{graph, in_home, install, refused, succeeded, text};
-use modularbase_pack::ExpertFormat;
-use modularbase_runtime::{BaseConfig, BaseWeights, PackConfig, PackWeights, write_base_gguf};
-use modularbase_tests::{Pack, TestRegistry};
+use modularbase_tests::TestRegistry;
 
 /// `pack verify` in `home`.
 fn verify(dir: &Path, home: &Path) -> std::process::Output {
@@ -195,47 +193,6 @@ fn a_marker_written_before_per_file_digests_still_reads() {
     );
 }
 
-/// A registry with a base and a domain pack the runtime can load (random weights).
-fn runnable_registry(scratch: &Path) -> TestRegistry {
-    let registry = TestRegistry::start();
-    let ada = registry.user("ada");
-    let config = BaseConfig {
-        hidden: 64,
-        layers: 2,
-        heads: 4,
-        kv_heads: 2,
-        ffn: 96,
-        context: 128,
-        ..BaseConfig::default()
-    };
-    let base_file = scratch.join("base.gguf");
-    write_base_gguf(
-        &base_file,
-        &BaseWeights::random(&config, 1).unwrap(),
-        "tiny_base",
-    )
-    .unwrap();
-    ada.publish_ok(&Pack::base("tiny_base", "1.0.0").weights(std::fs::read(&base_file).unwrap()));
-    let shape = PackConfig {
-        hidden: 64,
-        width: 32,
-        experts: 4,
-        top_k: 2,
-        expert_ffn: 64,
-        insertion_layer: 1,
-        expert_format: ExpertFormat::Q8_0,
-    };
-    let pack_file = scratch.join("pack.gguf");
-    PackWeights::random(shape, 2)
-        .unwrap()
-        .write(&pack_file, "python_code")
-        .unwrap();
-    ada.publish_ok(
-        &Pack::domain("python_code", "1.0.0").weights(std::fs::read(&pack_file).unwrap()),
-    );
-    registry
-}
-
 fn run(dir: &Path, home: &Path) -> std::process::Output {
     in_home(
         dir,
@@ -256,7 +213,7 @@ fn run(dir: &Path, home: &Path) -> std::process::Output {
 #[test]
 fn run_leaves_out_a_pack_that_fails_and_refuses_a_base_that_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let registry = runnable_registry(dir.path());
+    let registry = common::runnable_registry(dir.path());
     let home = dir.path().join("home");
     succeeded(&install(dir.path(), &home, &registry, &["python_code"]));
 
@@ -301,7 +258,7 @@ fn run_leaves_out_a_pack_that_fails_and_refuses_a_base_that_fails() {
 #[test]
 fn a_lock_without_file_digests_runs_unverified_until_reinstalled() {
     let dir = tempfile::tempdir().unwrap();
-    let registry = runnable_registry(dir.path());
+    let registry = common::runnable_registry(dir.path());
     let home = dir.path().join("home");
     succeeded(&install(dir.path(), &home, &registry, &["python_code"]));
     // As an earlier modularbase wrote it: no `files` digest in any entry.

@@ -241,11 +241,13 @@ fn owner_keys_follow_owners_and_revocations() {
 #[test]
 fn the_timestamp_is_re_signed_in_the_background() {
     let registry =
-        TestRegistry::start_standalone_with(Path::new(BIN), &["--timestamp-expiry", "4s"]);
+        TestRegistry::start_standalone_with(Path::new(BIN), &["--timestamp-expiry", "8s"]);
     let mut trusted = trust(&registry);
     let first = timestamp_version(&trusted);
     let snapshot = snapshot_version(&trusted);
-    let deadline = Instant::now() + Duration::from_secs(15);
+    // Re-signed with at least half of its 8 s left (ticks every 2 s): a loaded machine
+    // still has seconds to spare before a served timestamp could expire.
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         std::thread::sleep(Duration::from_millis(500));
         // Never expired: a client at any moment accepts what is served.

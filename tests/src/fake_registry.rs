@@ -35,7 +35,7 @@ pub struct Routes {
     pub index: HashMap<String, String>,
     /// Download answers by `ID/VERSION`.
     pub downloads: HashMap<String, Download>,
-    /// Index requests answered 503 before the first real answer.
+    /// Requests of the index files in `index` answered 503 before the first real answer.
     pub index_failures: usize,
     /// Index requests redirected (302) to this origin instead.
     pub redirect_index_to: Option<String>,
@@ -167,9 +167,13 @@ fn serve(
             hold(stop);
             return Ok(());
         }
-        if failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+        // Only the index files it holds fail: the client's probes for signed metadata
+        // (answered 404, so it reads this registry as one without) go out in parallel
+        // and would otherwise take the failures in a varying order.
+        if routes.index.contains_key(id)
+            && failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
         {
             return respond(&mut stream, 503, "", b"busy");
         }

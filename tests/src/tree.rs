@@ -32,9 +32,9 @@ impl TreeSnapshot {
         self.entries.is_empty()
     }
 
-    /// Fails the test, naming every path added, removed or changed, unless the root holds
-    /// exactly what it held when this snapshot was taken.
-    pub fn assert_unchanged(&self) {
+    /// Every path added, removed or changed since this snapshot was taken, as
+    /// `added PATH`, `removed PATH` or `changed PATH`.
+    pub fn changes(&self) -> Vec<String> {
         let now = Self::of(&self.root);
         let mut changes = Vec::new();
         for (path, before) in &self.entries {
@@ -51,6 +51,13 @@ impl TreeSnapshot {
                 changes.push(format!("added {}", path.display()));
             }
         }
+        changes
+    }
+
+    /// Fails the test, naming every path added, removed or changed, unless the root holds
+    /// exactly what it held when this snapshot was taken.
+    pub fn assert_unchanged(&self) {
+        let changes = self.changes();
         assert!(
             changes.is_empty(),
             "`{}` changed:\n{}",

@@ -57,6 +57,50 @@ pub(crate) fn graph() -> (TestRegistry, Publisher) {
     (registry, ada)
 }
 
+/// A registry with a base and a domain pack the runtime can load (random weights).
+pub(crate) fn runnable_registry(scratch: &Path) -> TestRegistry {
+    use modularbase_pack::ExpertFormat;
+    use modularbase_runtime::{BaseConfig, BaseWeights, PackConfig, PackWeights, write_base_gguf};
+
+    let registry = TestRegistry::start();
+    let ada = registry.user("ada");
+    let config = BaseConfig {
+        hidden: 64,
+        layers: 2,
+        heads: 4,
+        kv_heads: 2,
+        ffn: 96,
+        context: 128,
+        ..BaseConfig::default()
+    };
+    let base_file = scratch.join("base.gguf");
+    write_base_gguf(
+        &base_file,
+        &BaseWeights::random(&config, 1).unwrap(),
+        "tiny_base",
+    )
+    .unwrap();
+    ada.publish_ok(&Pack::base("tiny_base", "1.0.0").weights(std::fs::read(&base_file).unwrap()));
+    let shape = PackConfig {
+        hidden: 64,
+        width: 32,
+        experts: 4,
+        top_k: 2,
+        expert_ffn: 64,
+        insertion_layer: 1,
+        expert_format: ExpertFormat::Q8_0,
+    };
+    let pack_file = scratch.join("pack.gguf");
+    PackWeights::random(shape, 2)
+        .unwrap()
+        .write(&pack_file, "python_code")
+        .unwrap();
+    ada.publish_ok(
+        &Pack::domain("python_code", "1.0.0").weights(std::fs::read(&pack_file).unwrap()),
+    );
+    registry
+}
+
 pub(crate) fn install(
     dir: &Path,
     home: &Path,
