@@ -117,3 +117,81 @@ fn offline_uses_the_metadata_verified_last_and_says_how_old_it_is() {
         "{stderr}"
     );
 }
+
+#[test]
+fn parallel_processes_checking_one_registry_while_it_publishes_all_succeed_and_store_whole_metadata()
+ {
+    use modularbase_pack::tuf::TrustedMetadata;
+
+    let (registry, ada) = TestRegistry::with_base();
+    ada.publish_ok(&Pack::domain("reasoning", "1.0.0"));
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let bin = env!("CARGO_BIN_EXE_modularbase");
+    let resolve = || {
+        std::process::Command::new(bin)
+            .args([
+                "pack",
+                "resolve",
+                "reasoning",
+                "--registry",
+                registry.url.as_str(),
+            ])
+            .env("MODULARBASE_HOME", &home)
+            .env_remove("MODULARBASE_REGISTRY")
+            .env_remove("MODULARBASE_TOKEN")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Eight processes at once, twice, while new versions (and so new snapshots and
+    // timestamps) are published in between.
+    for round in 0..2 {
+        let children: Vec<_> = (0..8).map(|_| resolve()).collect();
+        ada.publish_ok(&Pack::domain("reasoning", &format!("1.{}.0", round + 1)));
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            succeeded(&out);
+        }
+    }
+    // What is stored is whole: the pinned root verifies itself and the stored timestamp
+    // and snapshot verify under it; no temporary file is left beside them.
+    let trust = std::fs::read_dir(home.join("trust"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let read = |name: &str| std::fs::read(trust.join(name)).unwrap();
+    let mut trusted = TrustedMetadata::from_root(&read("root.json")).unwrap();
+    trusted.load_timestamp(&read("timestamp.json")).unwrap();
+    trusted.load_snapshot(&read("snapshot.json")).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&trust)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["root.json", "snapshot.json", "timestamp.json"]);
+    // A later resolve sees the newest version: nothing older was left as the floor.
+    let out = in_home(
+        dir.path(),
+        &home,
+        &[
+            "pack",
+            "resolve",
+            "reasoning",
+            "--registry",
+            registry.url.as_str(),
+        ],
+        "",
+    );
+    succeeded(&out);
+    let first: Vec<String> = text(&out.stdout)
+        .split_whitespace()
+        .take(2)
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(first, ["reasoning", "1.2.0"], "{}", text(&out.stdout));
+}

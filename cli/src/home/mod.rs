@@ -11,6 +11,7 @@
 //! packs/ID/VERSION/   installed packs, each with a `.installed` marker written last
 //! cache/archives/     verified archives by checksum; cache/index/HOST/ the sparse index
 //! trust/HOST/         the registry's root, timestamp and snapshot last verified
+//! .trust.lock         taken while one process checks and stores registry metadata
 //! .staging-*/ .trash/ an install's unpacked packs and retired ones (recovery.rs)
 //! .home.lock          the home lock (guard.rs); .transaction.toml a commit in progress
 //! ```
@@ -138,6 +139,12 @@ impl Home {
     /// removing it trusts the registry afresh.
     pub fn metadata_dir(&self, url: &str) -> PathBuf {
         self.root.join("trust").join(host_dir(url))
+    }
+
+    /// `.trust.lock`: what processes checking registry metadata take turns on (outside
+    /// `trust/`, so a refused first check leaves no `trust/` behind).
+    pub fn metadata_lock_path(&self) -> PathBuf {
+        self.root.join(".trust.lock")
     }
 
     /// A new staging directory for one install (removed by recovery if left).

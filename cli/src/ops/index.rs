@@ -113,9 +113,7 @@ impl HttpIndex {
         let Trust::Verified(verified) = &mut *trust else {
             return Ok(None);
         };
-        self.metadata
-            .refresh(&self.client, verified, std::time::SystemTime::now())?;
-        self.metadata.save(verified)?;
+        self.metadata.reverify(&self.client, verified)?;
         Ok(verified
             .index_entry(id.as_str())
             .map_err(|e| self.metadata.refused(e))?

@@ -23,6 +23,7 @@ const MAX_ROOT_ROTATIONS: u64 = 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct MetadataStore {
     dir: PathBuf,
+    lock: PathBuf,
     url: String,
     root_file: Option<PathBuf>,
 }
@@ -33,6 +34,7 @@ impl MetadataStore {
     pub(crate) fn new(home: &Home, url: &str, root_file: Option<&Path>) -> Self {
         Self {
             dir: home.metadata_dir(url),
+            lock: home.metadata_lock_path(),
             url: url.to_owned(),
             root_file: root_file.map(Path::to_owned),
         }
@@ -127,6 +129,7 @@ impl MetadataStore {
         &self,
         client: &RegistryClient,
     ) -> anyhow::Result<Option<TrustedMetadata>> {
+        let _lock = self.lock()?;
         let now = SystemTime::now();
         let anchor = self.anchor()?;
         let start = anchor.as_ref().map(|t| t.root().version());
@@ -197,8 +200,38 @@ impl MetadataStore {
         Ok(Some((trusted, false)))
     }
 
+    /// Takes this registry's metadata for the rest of a check: processes verifying the
+    /// same registry at once take turns, so none stores metadata older than what another
+    /// stored meanwhile.
+    fn lock(&self) -> anyhow::Result<std::fs::File> {
+        let path = &self.lock;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("cannot open `{}`", path.display()))?;
+        file.lock()
+            .with_context(|| format!("cannot lock `{}`", path.display()))?;
+        Ok(file)
+    }
+
+    /// Reads the timestamp and snapshot again in the middle of a run (an index file changed
+    /// meanwhile), from what this home stores now, and stores the result.
+    pub(crate) fn reverify(
+        &self,
+        client: &RegistryClient,
+        trusted: &mut TrustedMetadata,
+    ) -> anyhow::Result<()> {
+        let _lock = self.lock()?;
+        self.load_floors(trusted)?;
+        self.refresh(client, trusted, SystemTime::now())?;
+        self.save(trusted)
+    }
+
     /// Fetches `timestamp.json` and, when it names another snapshot, `snapshot.json`.
-    pub(crate) fn refresh(
+    fn refresh(
         &self,
         client: &RegistryClient,
         trusted: &mut TrustedMetadata,
@@ -251,7 +284,7 @@ impl MetadataStore {
     }
 
     /// Stores the trusted root, timestamp and snapshot, each replaced atomically.
-    pub(crate) fn save(&self, trusted: &TrustedMetadata) -> anyhow::Result<()> {
+    fn save(&self, trusted: &TrustedMetadata) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create `{}`", self.dir.display()))?;
         self.write(ROOT_FILE, &trusted.root().bytes)?;
