@@ -211,7 +211,7 @@ fn run(dir: &Path, home: &Path) -> std::process::Output {
 }
 
 #[test]
-fn run_leaves_out_a_pack_that_fails_and_refuses_a_base_that_fails() {
+fn run_leaves_out_a_pack_that_fails_eval_refuses_it_and_both_refuse_a_base_that_fails() {
     let dir = tempfile::tempdir().unwrap();
     let registry = common::runnable_registry(dir.path());
     let home = dir.path().join("home");
@@ -229,10 +229,30 @@ fn run_leaves_out_a_pack_that_fails_and_refuses_a_base_that_fails() {
         "{stderr}"
     );
 
+    // `eval` refuses to score a tampered pack it is asked for.
+    std::fs::write(
+        dir.path().join("code.txt"),
+        "def f():\n    return 1\n".repeat(40),
+    )
+    .unwrap();
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["eval", "--data", "code.txt", "--window", "32"];
+        args.extend_from_slice(extra);
+        in_home(dir.path(), &home, &args, "")
+    };
+    refused(
+        &eval(&["--pack", "python_code"]),
+        "`--pack python_code`: the installed python_code 1.0.0 fails verification: `weights.gguf` modified",
+    );
+
     flip_last_byte(&pack_dir(&home, "tiny_base", "1.0.0").join("weights.gguf"));
     let out = run(dir.path(), &home);
     refused(
         &out,
+        "the installed base tiny_base 1.0.0 fails verification: `weights.gguf` modified",
+    );
+    refused(
+        &eval(&[]),
         "the installed base tiny_base 1.0.0 fails verification: `weights.gguf` modified",
     );
     refused(&out, "help: run `modularbase pack install 'python_code@*'`");

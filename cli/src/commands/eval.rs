@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use modularbase_pack::{PackKind, WEIGHTS_FILE};
+use modularbase_pack::WEIGHTS_FILE;
 use modularbase_runtime::train::read_text;
 use modularbase_runtime::{EvalTarget, PackModule, PackWeights, Runtime, pick_device, windows};
 use serde::Serialize;
@@ -28,26 +28,23 @@ struct Row {
     routing_accuracy: Option<f64>,
 }
 
-/// The base directory and the other pack directories: given, or the installed set.
-fn pack_set(args: &EvalArgs) -> anyhow::Result<(PathBuf, Vec<PathBuf>, Option<Home>)> {
+/// The base directory and the other pack directories: given, or the installed set
+/// (verified against the lock: a base that fails is refused, another pack left out).
+fn pack_set(
+    args: &EvalArgs,
+    printer: &Printer,
+) -> anyhow::Result<(PathBuf, Vec<PathBuf>, Option<Home>)> {
     if let Some(base) = &args.base {
         return Ok((base.clone(), args.route_over.clone(), Home::locate().ok()));
     }
     let home = Home::locate()?;
-    let lock = home.lock()?;
-    let Some(base) = lock.packs.iter().find(|p| p.kind == PackKind::Base) else {
-        bail!("no base to evaluate: install one or pass `--base DIR`");
-    };
+    let (base, installed) = crate::ops::runtime::installed_set(&home, printer)?;
     let others = if args.route_over.is_empty() {
-        lock.packs
-            .iter()
-            .filter(|p| p.kind != PackKind::Base)
-            .map(|p| home.pack_dir(&p.id, &p.version))
-            .collect()
+        installed
     } else {
         args.route_over.clone()
     };
-    Ok((home.pack_dir(&base.id, &base.version), others, Some(home)))
+    Ok((base, others, Some(home)))
 }
 
 /// The directory a `--pack` value names: a path, or an installed id.
@@ -60,6 +57,19 @@ fn pack_dir(value: &str, home: Option<&Home>) -> anyhow::Result<PathBuf> {
     let Some(locked) = lock.packs.iter().find(|p| p.id.as_str() == value) else {
         bail!("`--pack {value}`: no installed pack has that id (write a directory as `./{value}`)");
     };
+    let check = home.verify_files(locked);
+    // A pack installed before file digests were recorded is used, as `run` uses it.
+    if let Some(problem) = check
+        .problem()
+        .filter(|_| check != crate::home::FilesCheck::Unverifiable)
+    {
+        bail!(
+            "`--pack {value}`: the installed {} {} fails verification: {problem}\nhelp: {}",
+            locked.id,
+            locked.version,
+            home.repair_hint()?
+        );
+    }
     Ok(home.pack_dir(&locked.id, &locked.version))
 }
 
@@ -79,7 +89,7 @@ pub(crate) fn run(args: &EvalArgs, printer: &Printer) -> anyhow::Result<()> {
         None => Some(Home::locate()?.shared(printer)?),
         Some(_) => None,
     };
-    let (base_dir, others, home) = pack_set(args)?;
+    let (base_dir, others, home) = pack_set(args, printer)?;
     let mut runtime = Runtime::open(&base_dir, &others, u64::MAX / 2, &device)
         .with_context(|| format!("cannot open the base in `{}`", base_dir.display()))?;
     runtime.keep_base_dense()?;
