@@ -63,7 +63,7 @@ pub(crate) fn run(args: &DemoArgs, printer: &Printer) -> anyhow::Result<()> {
     heading(
         printer,
         &format!("3. Installing {FIRST_INSTALL}"),
-        "The resolver (PubGrub over the registry's index) picks a version of every pack needed; each archive is then downloaded, its checksum and signature verified, unpacked and locked.",
+        "The resolver (PubGrub over the registry's index, checked against its signed metadata: the root pinned on first use, then timestamp and snapshot) picks a version of every pack needed; each archive is then downloaded, its checksum and its owner's signature verified, unpacked and locked.",
     );
     explain_install(&home, &registry.url, printer)?;
     install(&home, &[FIRST_INSTALL], &registry.url, printer)?;
