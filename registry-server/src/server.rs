@@ -98,6 +98,10 @@ pub async fn start(config: RegistryConfig) -> anyhow::Result<RunningServer> {
         .refresh()
         .await
         .context("cannot sign the registry's metadata")?;
+    state
+        .metadata
+        .warn_if_root_expires_soon(std::time::SystemTime::now())
+        .await;
     let app = crate::router::router(state.clone());
     let flusher = tokio::spawn(flush_downloads_periodically(state.clone()));
     let refresher = tokio::spawn(crate::metadata::refresher(Arc::clone(&state.metadata)));

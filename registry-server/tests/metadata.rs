@@ -440,3 +440,43 @@ fn a_restart_never_serves_older_versions() {
     assert_eq!(snapshot_version(&trusted), snapshot + 1);
     assert_eq!(entry(&trusted, "tiny_base").version, entry_version + 1);
 }
+
+#[test]
+fn a_root_that_expires_within_a_month_is_warned_about_in_the_log_with_how_to_renew_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let keys = dir.path().join("offline");
+    let init = run(&[
+        "keys",
+        "init",
+        "--expires",
+        "10d",
+        "--out",
+        text(&keys),
+        "--data",
+        text(&data),
+    ]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let registry = TestRegistry::start_standalone_on(Path::new(BIN), data.clone(), &[]);
+    // The warning is logged as the server starts, before it listens.
+    let (_, log, _, _) = registry.terminate();
+    let log = log.join("\n");
+    assert!(
+        log.contains("the registry's root (version 1) expires at ")
+            && log.contains(", in 9days 23h")
+            && log.contains(&format!(
+                "keys rotate --key ROOT_KEY_FILE … --data {}",
+                data.display()
+            )),
+        "{log}"
+    );
+
+    // A root a year away says nothing.
+    let registry = TestRegistry::start_standalone(Path::new(BIN));
+    let (_, log, _, _) = registry.terminate();
+    assert!(!log.join("\n").contains("expires at"), "{log:?}");
+}

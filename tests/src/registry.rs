@@ -32,6 +32,8 @@ pub struct TestRegistry {
     pub data: PathBuf,
     child: Child,
     dir: Option<tempfile::TempDir>,
+    /// Server log lines before the listening line.
+    early: Vec<String>,
     /// Server log lines after the listening line.
     log: mpsc::Receiver<String>,
     /// Runs the registry's administration commands.
@@ -163,6 +165,7 @@ impl TestRegistry {
             data,
             child,
             dir: None,
+            early: seen,
             log: rx,
             admin,
         }
@@ -200,7 +203,8 @@ impl TestRegistry {
         (self.data.clone(), self.dir.take())
     }
 
-    /// SIGTERM, then waits for a clean exit; returns the exit status, the log and the data.
+    /// SIGTERM, then waits for a clean exit; returns the exit status, the whole log (from
+    /// start) and the data.
     pub fn terminate(self) -> Stopped {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -213,7 +217,8 @@ impl TestRegistry {
     /// Waits for a process already told to stop (by a signal sent elsewhere) to exit.
     pub fn terminate_waiting(mut self) -> Stopped {
         let exit = self.child.wait().unwrap();
-        let log: Vec<String> = self.log.try_iter().collect();
+        let mut log = std::mem::take(&mut self.early);
+        log.extend(self.log.try_iter());
         (exit, log, self.data.clone(), self.dir.take())
     }
 

@@ -23,6 +23,7 @@
 
 mod keys;
 mod refresh;
+mod root_expiry;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -160,11 +161,20 @@ impl Metadata {
 }
 
 /// Re-signs the timestamp and snapshot before they expire, and picks up changes made by
-/// other processes, until the task is aborted; failures are logged and retried.
+/// other processes, until the task is aborted; failures are logged and retried. Warns
+/// once a day about a root that expires soon (the server warns once as it starts).
 pub(crate) async fn refresher(metadata: Arc<Metadata>) {
     let tick = metadata.tick();
+    // The server checked the root once as it started.
+    let mut root_checked = std::time::Instant::now();
     loop {
         tokio::time::sleep(tick).await;
+        if root_checked.elapsed() >= root_expiry::ROOT_WARNING_EVERY {
+            metadata
+                .warn_if_root_expires_soon(std::time::SystemTime::now())
+                .await;
+            root_checked = std::time::Instant::now();
+        }
         if let Err(e) = metadata.refresh().await {
             tracing::warn!(
                 "could not refresh the signed metadata (retrying in {}): {e:#}",
