@@ -118,7 +118,7 @@ fn refusals_are_openai_error_envelopes_naming_the_culprit() {
         r#"{{"model": "tiny_base", "prompt": "{}"}}"#,
         "x".repeat(3 << 20)
     );
-    let (status, error) = envelope(server.post_raw("/v1/completions", huge));
+    let (status, error) = envelope(server.post_raw_closing("/v1/completions", huge));
     assert_eq!(status, 413);
     assert_eq!(error["code"], "request_too_large", "{error}");
     assert!(

@@ -154,9 +154,25 @@ impl Server {
 
     /// `POST path` with `body` as it is, typed as JSON.
     pub(crate) fn post_raw(&self, path: &str, body: String) -> Response {
-        self.http
+        self.send_post(path, body, false)
+    }
+
+    /// `POST path` with `body` on a connection closed after the answer: a server that
+    /// refuses a body unread closes the connection, and a pooled client could otherwise
+    /// send the next request on it and fail.
+    pub(crate) fn post_raw_closing(&self, path: &str, body: String) -> Response {
+        self.send_post(path, body, true)
+    }
+
+    fn send_post(&self, path: &str, body: String, close: bool) -> Response {
+        let mut request = self
+            .http
             .post(format!("{}{path}", self.url))
-            .header("content-type", "application/json")
+            .header("content-type", "application/json");
+        if close {
+            request = request.header("connection", "close");
+        }
+        request
             .body(body)
             .send()
             .unwrap_or_else(|e| panic!("POST {path}: {e}\n{}", self.stderr()))
