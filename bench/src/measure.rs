@@ -53,6 +53,19 @@ pub fn millis<T>(f: impl FnOnce() -> Result<T>) -> Result<f64> {
     Ok(elapsed.as_secs_f64() * 1e3)
 }
 
+/// Writes a benchmark's results to `path` as pretty JSON (for `--json PATH`) and says so.
+#[allow(
+    clippy::print_stdout,
+    reason = "saying where the results went is what a benchmark prints"
+)]
+pub fn write_json(path: &std::path::Path, json: &serde_json::Value) -> Result<()> {
+    use anyhow::Context;
+    let text = serde_json::to_string_pretty(json).context("serialise the results")?;
+    std::fs::write(path, text + "\n").with_context(|| format!("write {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

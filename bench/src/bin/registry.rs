@@ -345,8 +345,6 @@ fn report(options: &Options, rows: &[Row], versions: &str, load_before: &str) ->
         "rounds": options.rounds,
         "rows": json_rows,
     });
-    let text = serde_json::to_string_pretty(&json).context("serialise the results")?;
-    fs::write(path, text + "\n").with_context(|| format!("write {}", path.display()))?;
-    println!("\nwrote {}", path.display());
+    modularbase_bench::measure::write_json(path, &json)?;
     Ok(())
 }

@@ -538,8 +538,7 @@ fn main() -> Result<()> {
         "max_roots": options.max_roots,
         "rows": json_rows,
     });
-    let text = serde_json::to_string_pretty(&json).context("serialise the results")?;
-    fs::write(path, text).with_context(|| format!("write {}", path.display()))?;
+    modularbase_bench::measure::write_json(path, &json)?;
     Ok(())
 }
 

@@ -488,8 +488,6 @@ fn report(
         "rows": json_rows,
         "traces": traces,
     });
-    let text = serde_json::to_string_pretty(&json).context("serialise the results")?;
-    fs::write(path, text).with_context(|| format!("write {}", path.display()))?;
-    println!("wrote {}", path.display());
+    modularbase_bench::measure::write_json(path, &json)?;
     Ok(())
 }
