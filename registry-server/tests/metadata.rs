@@ -289,23 +289,20 @@ fn rotate(keys: &[&PathBuf], extra: &[&str], data: &Path) -> Output {
     run(&args)
 }
 
+/// `keys init EXTRA… --out OUT --data DATA`.
+fn keys_init(extra: &[&str], out: &Path, data: &Path) -> Output {
+    let mut args = vec!["keys", "init"];
+    args.extend(extra);
+    args.extend(["--out", text(out), "--data", text(data)]);
+    run(&args)
+}
+
 #[test]
 fn keys_init_and_rotate_build_a_root_chain_with_a_2_of_3_threshold() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let out = dir.path().join("offline");
-    let init = run(&[
-        "keys",
-        "init",
-        "--root-keys",
-        "3",
-        "--threshold",
-        "2",
-        "--out",
-        text(&out),
-        "--data",
-        text(&data),
-    ]);
+    let init = keys_init(&["--root-keys", "3", "--threshold", "2"], &out, &data);
     assert!(
         init.status.success(),
         "{}",
@@ -322,14 +319,7 @@ fn keys_init_and_rotate_build_a_root_chain_with_a_2_of_3_threshold() {
         assert_mode_0600(path);
     }
     // No second root 1.
-    let again = run(&[
-        "keys",
-        "init",
-        "--out",
-        text(&dir.path().join("x")),
-        "--data",
-        text(&data),
-    ]);
+    let again = keys_init(&[], &dir.path().join("x"), &data);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("keys rotate"));
 
@@ -446,16 +436,7 @@ fn a_root_that_expires_within_a_month_is_warned_about_in_the_log_with_how_to_ren
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let keys = dir.path().join("offline");
-    let init = run(&[
-        "keys",
-        "init",
-        "--expires",
-        "10d",
-        "--out",
-        text(&keys),
-        "--data",
-        text(&data),
-    ]);
+    let init = keys_init(&["--expires", "10d"], &keys, &data);
     assert!(
         init.status.success(),
         "{}",
